@@ -1,0 +1,93 @@
+# convgen_add_kernel(): a conv layer, written as PyTorch prints it, turned into a static
+# library at build time.
+#
+#   convgen_add_kernel(stem
+#       SPEC "Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False) -> ReLU()"
+#       [TARGETS <halide target> ...])
+#   target_link_libraries(app PRIVATE stem)
+#
+# creates the target `stem`: link it, then `#include "stem.h"` and call
+# `convgen::kernels::stem()` for the kernel, or find it by name with
+# `convgen::find_kernel("stem")`. By default one library holds AVX-512, AVX2, SSE4.1 and
+# baseline x86-64 code and picks the best the CPU has at run time. Every kernel shares one
+# Halide runtime (convgen_halide_runtime), so a program can link any number of them.
+# An invalid SPEC stops the build with the DSL's message.
+
+# Most capable first: the last target is the unconditional fallback.
+set(CONVGEN_DEFAULT_CPU_TARGETS
+    x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41
+    x86-64-linux-avx-avx2-f16c-fma-sse41
+    x86-64-linux-sse41
+    x86-64-linux
+    CACHE STRING "Halide targets each convgen kernel is compiled for, most capable first")
+
+set(_convgen_generator convgen_generator)
+set(_convgen_cmake_dir "${CMAKE_CURRENT_LIST_DIR}")
+
+# The one Halide runtime every kernel links (Halide 14 has no public add_halide_runtime).
+# Generated code calls into it with no per-feature variants, so the baseline target fits
+# every CPU kernel variant.
+function(_convgen_add_halide_runtime)
+    if (TARGET convgen_halide_runtime)
+        return()
+    endif ()
+    set(out "${CMAKE_CURRENT_BINARY_DIR}/convgen_halide_runtime.o")
+    add_custom_command(OUTPUT "${out}"
+                       COMMAND ${_convgen_generator} -r convgen_halide_runtime -e object
+                               -o "${CMAKE_CURRENT_BINARY_DIR}" target=x86-64-linux-user_context
+                       DEPENDS ${_convgen_generator}
+                       COMMENT "Generating the Halide runtime shared by convgen kernels"
+                       VERBATIM)
+    add_library(convgen_halide_runtime STATIC "${out}")
+    set_target_properties(convgen_halide_runtime PROPERTIES LINKER_LANGUAGE CXX)
+    target_link_libraries(convgen_halide_runtime INTERFACE Halide::Runtime Threads::Threads ${CMAKE_DL_LIBS})
+endfunction()
+_convgen_add_halide_runtime()
+
+function(convgen_add_kernel NAME)
+    cmake_parse_arguments(ARG "" "SPEC" "TARGETS" ${ARGN})
+    if (ARG_UNPARSED_ARGUMENTS)
+        message(FATAL_ERROR "convgen_add_kernel(${NAME}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}; "
+                            "expected SPEC \"Conv2d(...)\" and optionally TARGETS ...")
+    endif ()
+    if (NOT NAME MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+        message(FATAL_ERROR "convgen_add_kernel: the name '${NAME}' must be a C++ identifier "
+                            "(letters, digits, underscores; not starting with a digit)")
+    endif ()
+    if (NOT ARG_SPEC)
+        message(FATAL_ERROR "convgen_add_kernel(${NAME}): SPEC is required, e.g. "
+                            "SPEC \"Conv2d(3, 64, kernel_size=3, padding=1) -> ReLU()\"")
+    endif ()
+    if (ARG_SPEC MATCHES "\\)convgen_spec\"")
+        message(FATAL_ERROR "convgen_add_kernel(${NAME}): SPEC contains ')convgen_spec\"'")
+    endif ()
+    if (NOT ARG_TARGETS)
+        set(ARG_TARGETS ${CONVGEN_DEFAULT_CPU_TARGETS})
+    endif ()
+
+    # Halide's generator command line splits arguments at '=': escape it (and '%').
+    string(REPLACE "%" "%25" encoded_spec "${ARG_SPEC}")
+    string(REPLACE "=" "%3D" encoded_spec "${encoded_spec}")
+
+    set(halide_lib "convgen_kernel_${NAME}")
+    add_halide_library(${halide_lib}
+                       FROM ${_convgen_generator}
+                       GENERATOR convgen_conv
+                       TARGETS ${ARG_TARGETS}
+                       FEATURES user_context
+                       USE_RUNTIME convgen_halide_runtime
+                       PARAMS "spec=${encoded_spec}")
+
+    # The user-facing part: a header declaring convgen::kernels::NAME() and a source that
+    # defines it and registers the kernel by name. An OBJECT library, so the registration
+    # is linked even when nothing names the kernel directly.
+    set(dir "${CMAKE_CURRENT_BINARY_DIR}/convgen_kernels/${NAME}")
+    set(CONVGEN_KERNEL_NAME "${NAME}")
+    set(CONVGEN_KERNEL_SPEC "${ARG_SPEC}")
+    set(CONVGEN_HALIDE_FUNCTION "${halide_lib}")
+    configure_file("${_convgen_cmake_dir}/kernel.h.in" "${dir}/${NAME}.h" @ONLY)
+    configure_file("${_convgen_cmake_dir}/kernel.cpp.in" "${dir}/${NAME}.cpp" @ONLY)
+    add_library(${NAME} OBJECT "${dir}/${NAME}.cpp")
+    target_include_directories(${NAME} PUBLIC "${dir}")
+    target_link_libraries(${NAME} PUBLIC convgen::runtime ${halide_lib})
+endfunction()

@@ -1,0 +1,83 @@
+// The Halide generator behind convgen_add_kernel(): one generator for every layer, told
+// which layer by the `spec` GeneratorParam, e.g.
+//   convgen_generator -g convgen_conv -o out -e static_library,c_header
+//       target=x86-64-linux-avx2-fma spec="Conv2d(3, 8, kernel_size%3D3) -> ReLU()"
+// Halide's command line splits generator arguments at every '=', so the spec arrives
+// with '=' written as %3D and '%' as %25 (cmake/convgen.cmake encodes it).
+// Everything about the layer is fixed at build time; batch and spatial sizes stay free.
+#include <Halide.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "conv_pipeline.h"
+
+namespace convgen {
+namespace {
+
+std::string percent_decode(const std::string &text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); i++) {
+        if (text.compare(i, 3, "%3D") == 0) {
+            out += '=';
+            i += 2;
+        } else if (text.compare(i, 3, "%25") == 0) {
+            out += '%';
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+class ConvGenerator : public Halide::Generator<ConvGenerator> {
+public:
+    GeneratorParam<std::string> spec_text{"spec", ""};
+
+    // The arguments depend on the spec (rank, whether there is a bias), so they are added
+    // here rather than declared as members. Generated signature, in order:
+    //   (user_context, input, weight, [bias,] output)
+    void configure() {
+        if (spec_text.value().empty()) {
+            std::cerr << "convgen: no layer given: set the generator parameter spec=\"Conv2d(...)\"\n";
+            std::exit(1);
+        }
+        const std::string text = percent_decode(spec_text.value());
+        try {
+            spec_ = parse_spec(text);
+        } catch (const Error &e) {
+            // Halide's driver would print this as an "unhandled exception"; say what it is
+            // and stop the build step here.
+            std::cerr << "convgen: invalid SPEC \"" << text << "\":\n  " << e.what() << "\n";
+            std::exit(1);
+        }
+        const int rank = spec_.dims + 2;
+        input_ = add_input<Buffer<float>>("input", rank);
+        weight_ = add_input<Buffer<float>>("weight", rank);
+        if (spec_.bias) bias_ = add_input<Buffer<float>>("bias", 1);
+        output_ = add_output<Buffer<float>>("output", rank);
+    }
+
+    void generate() {
+        ConvInputs inputs;
+        inputs.input = *input_;
+        inputs.weight = *weight_;
+        if (bias_ != nullptr) inputs.bias = *bias_;
+        ConvPipeline p = define_conv(spec_, inputs);
+        schedule_conv_cpu(p, get_target());
+        *output_ = p.output;
+    }
+
+private:
+    ConvSpec spec_;
+    Input<Buffer<float>> *input_ = nullptr;
+    Input<Buffer<float>> *weight_ = nullptr;
+    Input<Buffer<float>> *bias_ = nullptr;
+    Output<Buffer<float>> *output_ = nullptr;
+};
+
+}  // namespace
+}  // namespace convgen
+
+HALIDE_REGISTER_GENERATOR(convgen::ConvGenerator, convgen_conv)

@@ -1,0 +1,44 @@
+// convgen: kernels compiled ahead of time by convgen_add_kernel(), and the process-wide
+// controls of the Halide runtime they share.
+#pragma once
+
+#include "convgen/kernel.h"
+
+struct halide_filter_metadata_t;
+
+namespace convgen {
+
+/// A kernel linked into the program. The code convgen_add_kernel() generates makes one
+/// per kernel from the generated library's argv entry point and metadata.
+class AotKernel final : public Kernel {
+public:
+    using ArgvEntry = int (*)(void **args);
+
+    AotKernel(const char *name, const char *spec_text, ArgvEntry entry,
+              const halide_filter_metadata_t *metadata);
+
+    void run(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,
+             halide_buffer_t *output) const override;
+    std::string describe() const override;
+
+private:
+    ArgvEntry entry_;
+    const halide_filter_metadata_t *metadata_;
+};
+
+/// Threads the linked kernels may use: 0 restores the default (one per core, or the
+/// HL_NUM_THREADS environment variable), 1 runs every call on the caller's thread.
+/// Process-wide; returns the previous setting.
+int set_num_threads(int threads);
+
+/// The most capable CPU instruction set linked kernels may dispatch to: "avx512",
+/// "avx2", "sse41" or "baseline"; "" or "auto" lifts the cap. Also read once from the
+/// CONVGEN_MAX_CPU_ISA environment variable. Each kernel picks its variant on its first
+/// call, so set this before running any. Throws Error(InvalidSpec) for an unknown name.
+void set_max_cpu_isa(const std::string &isa);
+
+/// The instruction set of the variant the kernels picked (or will pick) on this CPU under
+/// the current cap: "avx512", "avx2", "sse41" or "baseline".
+std::string active_cpu_isa();
+
+}  // namespace convgen

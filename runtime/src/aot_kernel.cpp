@@ -1,0 +1,157 @@
+// AOT kernels and the Halide runtime they share. This is the only runtime source that
+// calls into the Halide runtime, so programs that only JIT (tools, tests) never link it.
+#include "convgen/aot_kernel.h"
+
+#include <HalideRuntime.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+namespace convgen {
+
+namespace {
+
+// ---- Errors: generated code reports through halide_error(user_context, msg). Every call
+// passes its own ErrorSink as the user_context, so messages reach the right caller even
+// when several threads run kernels at once.
+struct ErrorSink {
+    std::string message;
+};
+
+void capture_error(void *user_context, const char *message) {
+    if (user_context != nullptr) {
+        static_cast<ErrorSink *>(user_context)->message += message;
+    } else {
+        std::fputs(message, stderr);
+    }
+}
+
+// ---- CPU dispatch: each generated library holds one object per target and asks
+// halide_can_use_target_features for each in turn, most capable first. The cap
+// removes instruction sets from what the CPU is reported to support.
+enum class Isa { Baseline = 0, Sse41 = 1, Avx2 = 2, Avx512 = 3 };
+
+struct IsaName {
+    Isa isa;
+    const char *name;
+};
+constexpr IsaName kIsaNames[] = {
+    {Isa::Avx512, "avx512"}, {Isa::Avx2, "avx2"}, {Isa::Sse41, "sse41"}, {Isa::Baseline, "baseline"}};
+
+const char *isa_name(Isa isa) {
+    for (const IsaName &entry : kIsaNames)
+        if (entry.isa == isa) return entry.name;
+    return "baseline";
+}
+
+// The lowest ISA level that needs a feature; features convgen does not cap map to Baseline.
+Isa level_of(int feature) {
+    switch (feature) {
+    case halide_target_feature_sse41: return Isa::Sse41;
+    case halide_target_feature_avx:
+    case halide_target_feature_avx2:
+    case halide_target_feature_fma:
+    case halide_target_feature_f16c: return Isa::Avx2;
+    case halide_target_feature_avx512:
+    case halide_target_feature_avx512_knl:
+    case halide_target_feature_avx512_skylake:
+    case halide_target_feature_avx512_cannonlake:
+    case halide_target_feature_avx512_sapphirerapids: return Isa::Avx512;
+    default: return Isa::Baseline;
+    }
+}
+
+std::atomic<int> g_max_isa{static_cast<int>(Isa::Avx512)};
+
+int capped_can_use_target_features(int count, const uint64_t *features) {
+    const int cap = g_max_isa.load();
+    for (int word = 0; word < count; word++) {
+        for (int bit = 0; bit < 64; bit++) {
+            if ((features[word] >> bit) & 1) {
+                if (static_cast<int>(level_of(word * 64 + bit)) > cap) return 0;
+            }
+        }
+    }
+    return halide_default_can_use_target_features(count, features);
+}
+
+Isa parse_isa(const std::string &name) {
+    if (name.empty() || name == "auto") return Isa::Avx512;
+    for (const IsaName &entry : kIsaNames)
+        if (name == entry.name) return entry.isa;
+    throw Error(ErrorCode::InvalidSpec, "unknown CPU ISA '" + name +
+                                            "'; expected one of avx512, avx2, sse41, baseline, auto");
+}
+
+// Installs the hooks above once, before the first kernel is made.
+void install_runtime_hooks() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        halide_set_error_handler(capture_error);
+        halide_set_custom_can_use_target_features(capped_can_use_target_features);
+        if (const char *env = std::getenv("CONVGEN_MAX_CPU_ISA")) {
+            try {
+                g_max_isa = static_cast<int>(parse_isa(env));
+            } catch (const Error &e) {
+                std::fprintf(stderr, "convgen: ignoring CONVGEN_MAX_CPU_ISA: %s\n", e.what());
+            }
+        }
+    });
+}
+
+}  // namespace
+
+AotKernel::AotKernel(const char *name, const char *spec_text, ArgvEntry entry,
+                     const halide_filter_metadata_t *metadata)
+    : Kernel(name, parse_spec(spec_text)), entry_(entry), metadata_(metadata) {
+    install_runtime_hooks();
+}
+
+void AotKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,
+                    halide_buffer_t *output) const {
+    // The argv convention: one pointer per argument in signature order; a scalar argument
+    // (the user_context) is passed by address, buffers as themselves.
+    ErrorSink sink;
+    void *user_context = &sink;
+    void *args_with_bias[] = {&user_context, input, weight, bias, output};
+    void *args_without_bias[] = {&user_context, input, weight, output};
+    const int status = entry_(bias != nullptr ? args_with_bias : args_without_bias);
+    if (status != 0) {
+        throw Error(ErrorCode::RuntimeError, "kernel '" + name() + "' failed (Halide error " +
+                                                 std::to_string(status) + "): " + sink.message);
+    }
+}
+
+std::string AotKernel::describe() const {
+    return "AOT kernel '" + name() + "' (" + to_string(spec()) + "), compiled for " + metadata_->target;
+}
+
+int set_num_threads(int threads) {
+    return halide_set_num_threads(threads);
+}
+
+void set_max_cpu_isa(const std::string &isa) {
+    install_runtime_hooks();
+    g_max_isa = static_cast<int>(parse_isa(isa));
+}
+
+std::string active_cpu_isa() {
+    install_runtime_hooks();
+    // The default kernel targets, most capable first (cmake/convgen.cmake): the first one
+    // whose features this CPU has, under the cap, is the one each kernel runs.
+    const int kVariantFeatures[][2] = {
+        {halide_target_feature_avx512_skylake, static_cast<int>(Isa::Avx512)},
+        {halide_target_feature_avx2, static_cast<int>(Isa::Avx2)},
+        {halide_target_feature_sse41, static_cast<int>(Isa::Sse41)}};
+    for (const auto &variant : kVariantFeatures) {
+        uint64_t mask[2] = {0, 0};
+        mask[variant[0] / 64] |= uint64_t(1) << (variant[0] % 64);
+        if (capped_can_use_target_features(2, mask)) return isa_name(static_cast<Isa>(variant[1]));
+    }
+    return isa_name(Isa::Baseline);
+}
+
+}  // namespace convgen

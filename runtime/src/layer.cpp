@@ -1,0 +1,170 @@
+// Layer: every check on user tensors happens here, before generated code runs, so that
+// a bad call gets a message about the user's tensors rather than a Halide assertion.
+#include "convgen/layer.h"
+
+#include <HalideRuntime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <sstream>
+
+namespace convgen {
+
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t> &shape) {
+    std::vector<int64_t> strides(shape.size(), 1);
+    for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+    return strides;
+}
+
+Tensor::Tensor(std::vector<int64_t> shape) : shape_(std::move(shape)) {
+    int64_t count = 1;
+    for (int64_t d : shape_) {
+        if (d < 0) throw Error(ErrorCode::ShapeMismatch, "Tensor: negative dimension in shape " + shape_to_string(shape_));
+        count *= d;
+    }
+    values_.assign(static_cast<size_t>(count), 0.0f);
+}
+
+Tensor::Tensor(std::vector<int64_t> shape, std::vector<float> values) : Tensor(std::move(shape)) {
+    if (values.size() != values_.size()) {
+        throw Error(ErrorCode::ShapeMismatch, "Tensor: shape " + shape_to_string(shape_) + " holds " +
+                                                  std::to_string(values_.size()) + " values, got " +
+                                                  std::to_string(values.size()));
+    }
+    values_ = std::move(values);
+}
+
+namespace {
+
+[[noreturn]] void shape_error(const std::string &message) {
+    throw Error(ErrorCode::ShapeMismatch, message);
+}
+
+std::string describe(const char *tensor, const ConvSpec &spec) {
+    return std::string(spec.layer_name()) + " " + tensor;
+}
+
+// Generated code indexes with 32-bit integers (Halide's default): refuse any tensor
+// whose extents, strides or span do not fit, instead of letting the index wrap.
+template <typename T>
+void check_view(const BasicTensorView<T> &t, const char *tensor, const ConvSpec &spec) {
+    if (t.data() == nullptr) shape_error(describe(tensor, spec) + ": data pointer is null");
+    if (t.strides().size() != t.shape().size()) {
+        shape_error(describe(tensor, spec) + ": shape " + shape_to_string(t.shape()) + " has " +
+                    std::to_string(t.shape().size()) + " dimensions but " +
+                    std::to_string(t.strides().size()) + " strides were given");
+    }
+    constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+    int64_t span = 1;
+    for (size_t d = 0; d < t.shape().size(); d++) {
+        const int64_t extent = t.shape()[d], stride = t.strides()[d];
+        if (stride < 0) {
+            shape_error(describe(tensor, spec) + ": negative stride " + std::to_string(stride) +
+                        " in dimension " + std::to_string(d) + " is not supported");
+        }
+        if (extent > kMax || stride > kMax || (extent > 0 && stride > kMax / extent) ||
+            (span += (extent - 1) * stride) > kMax) {
+            shape_error(describe(tensor, spec) + ": shape " + shape_to_string(t.shape()) +
+                        " with strides " + shape_to_string(t.strides()) +
+                        " spans more than 2^31-1 elements, the most a convgen kernel indexes");
+        }
+    }
+    if (!t.shape().empty() && t.shape().back() > 1 && t.strides().back() != 1) {
+        shape_error(describe(tensor, spec) + ": the innermost dimension must be contiguous (stride 1), got stride " +
+                    std::to_string(t.strides().back()) + "; pass a contiguous copy");
+    }
+}
+
+void expect_shape(const std::vector<int64_t> &actual, const std::vector<int64_t> &expected,
+                  const char *tensor, const ConvSpec &spec) {
+    if (actual != expected) {
+        shape_error(describe(tensor, spec) + ": expected shape " + shape_to_string(expected) + ", got " +
+                    shape_to_string(actual) + " (layer " + to_string(spec) + ")");
+    }
+}
+
+// A halide_buffer_t over a view: Halide lists dimensions innermost first, PyTorch
+// outermost first, so the order is reversed here and nowhere else.
+class HalideBufferView {
+public:
+    template <typename T>
+    explicit HalideBufferView(const BasicTensorView<T> &t) {
+        const int rank = t.rank();
+        for (int d = 0; d < rank; d++) {
+            dims_[d] = halide_dimension_t(0, static_cast<int32_t>(t.shape()[rank - 1 - d]),
+                                          static_cast<int32_t>(t.strides()[rank - 1 - d]));
+        }
+        buf_.host = reinterpret_cast<uint8_t *>(const_cast<float *>(t.data()));
+        buf_.type = halide_type_t(halide_type_float, 32);
+        buf_.dimensions = rank;
+        buf_.dim = dims_;
+    }
+    HalideBufferView(const HalideBufferView &) = delete;
+    HalideBufferView &operator=(const HalideBufferView &) = delete;
+    halide_buffer_t *get() { return &buf_; }
+
+private:
+    halide_dimension_t dims_[kMaxSpatialDims + 2] = {};
+    halide_buffer_t buf_ = {};
+};
+
+// Copies a (possibly strided) view into a contiguous tensor.
+Tensor contiguous_copy(const ConstTensorView &t) {
+    Tensor out(t.shape());
+    const int rank = t.rank();
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t i = 0; i < out.numel(); i++) {
+        int64_t offset = 0;
+        for (int d = 0; d < rank; d++) offset += index[d] * t.strides()[d];
+        out.data()[i] = t.data()[offset];
+        for (int d = rank - 1; d >= 0 && ++index[d] == t.shape()[d]; d--) index[d] = 0;
+    }
+    return out;
+}
+
+}  // namespace
+
+Layer::Layer(const Kernel &kernel, ConstTensorView weight, std::optional<ConstTensorView> bias)
+    : kernel_(&kernel) {
+    const ConvSpec &s = spec();
+    expect_shape(weight.shape(), s.weight_shape(), "weight", s);
+    check_view(weight, "weight", s);
+    weight_ = contiguous_copy(weight);
+    if (s.bias != bias.has_value()) {
+        shape_error(describe("bias", s) + (s.bias ? ": the layer has bias=True but no bias tensor was given"
+                                                  : ": the layer has bias=False but a bias tensor was given"));
+    }
+    if (bias) {
+        expect_shape(bias->shape(), s.bias_shape(), "bias", s);
+        check_view(*bias, "bias", s);
+        bias_ = contiguous_copy(*bias);
+    }
+}
+
+void Layer::forward(ConstTensorView input, TensorView output) const {
+    const ConvSpec &s = spec();
+    const std::vector<int64_t> expected_output = s.output_shape(input.shape());
+    check_view(input, "input", s);
+    expect_shape(output.shape(), expected_output, "output", s);
+    check_view(output, "output", s);
+    for (size_t d = 0; d < output.strides().size(); d++) {
+        if (output.shape()[d] > 1 && output.strides()[d] == 0) {
+            shape_error(describe("output", s) + ": stride 0 in dimension " + std::to_string(d) +
+                        " would make outputs overlap");
+        }
+    }
+
+    HalideBufferView in(input), out(output), w(weight_.view());
+    std::optional<HalideBufferView> b;
+    if (bias_) b.emplace(bias_->view());
+    kernel_->run(in.get(), w.get(), b ? b->get() : nullptr, out.get());
+}
+
+Tensor Layer::forward(ConstTensorView input) const {
+    Tensor output(output_shape(input.shape()));
+    forward(input, output.view());
+    return output;
+}
+
+}  // namespace convgen

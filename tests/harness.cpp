@@ -1,0 +1,110 @@
+#include "harness.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <random>
+
+namespace convgen_test {
+
+using convgen::ConvSpec;
+
+std::vector<float> random_values(size_t count, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> v(count);
+    for (float &x : v) x = dist(rng);
+    return v;
+}
+
+convgen::Tensor run_layer(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
+                          const std::vector<float> &input, const std::vector<float> &weight,
+                          const std::vector<float> &bias) {
+    const ConvSpec &spec = kernel.spec();
+    std::optional<convgen::ConstTensorView> bias_view;
+    if (spec.bias) bias_view = convgen::ConstTensorView(bias.data(), spec.bias_shape());
+    const convgen::Layer layer(kernel, convgen::ConstTensorView(weight.data(), spec.weight_shape()), bias_view);
+    return layer.forward(convgen::ConstTensorView(input.data(), input_shape));
+}
+
+namespace {
+size_t numel(const std::vector<int64_t> &shape) {
+    size_t n = 1;
+    for (int64_t d : shape) n *= static_cast<size_t>(d);
+    return n;
+}
+}  // namespace
+
+void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
+                             uint32_t seed) {
+    const ConvSpec &spec = kernel.spec();
+    INFO("layer: " << convgen::to_string(spec) << "  input: " << convgen::shape_to_string(input_shape)
+                   << "  seed: " << seed);
+    const std::vector<float> input = random_values(numel(input_shape), seed);
+    const std::vector<float> weight = random_values(numel(spec.weight_shape()), seed + 1);
+    const std::vector<float> bias = spec.bias ? random_values(spec.out_channels, seed + 2) : std::vector<float>{};
+
+    const ReferenceResult ref = reference_conv(spec, input_shape, input, weight, bias);
+    const convgen::Tensor out = run_layer(kernel, input_shape, input, weight, bias);
+    REQUIRE(out.shape() == ref.shape);
+
+    size_t mismatches = 0, first = 0;
+    for (size_t i = 0; i < ref.values.size(); i++) {
+        if (!close_enough(out.data()[i], ref.values[i], ref.magnitudes[i]) && mismatches++ == 0) first = i;
+    }
+    if (mismatches > 0) {
+        INFO(mismatches << " of " << ref.values.size() << " outputs differ; first at flat index " << first
+                        << ": got " << out.data()[first] << ", expected " << ref.values[first]);
+        CHECK(mismatches == 0);
+    }
+}
+
+std::vector<ConformanceCase> conformance_cases(int count, uint32_t seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    auto one_of = [&](std::initializer_list<int> values) { return *(values.begin() + pick(0, int(values.size()) - 1)); };
+
+    std::vector<ConformanceCase> cases;
+    while (static_cast<int>(cases.size()) < count) {
+        ConvSpec s;
+        s.dims = pick(1, 2);
+        // Group structure: plain, grouped, depthwise, depthwise with a channel multiplier.
+        const int shape_kind = pick(0, 3);
+        const int in_per_group = shape_kind >= 2 ? 1 : one_of({1, 2, 3, 5, 7, 8, 13, 17});
+        const int out_per_group = shape_kind == 2 ? 1 : one_of({1, 2, 3, 4, 5, 7, 8, 11, 16});
+        s.groups = shape_kind == 0 ? 1 : one_of({2, 3, 4, 5});
+        s.in_channels = in_per_group * s.groups;
+        s.out_channels = out_per_group * s.groups;
+        s.bias = pick(0, 1) == 1;
+        s.activation = pick(0, 1) == 1 ? convgen::Activation::ReLU : convgen::Activation::None;
+        s.padding_mode = static_cast<convgen::PaddingMode>(pick(0, 3));
+        const int padding_style = pick(0, 5);  // 0-3 numbers, 4 'same', 5 'valid'
+        s.padding_kind = padding_style == 4   ? convgen::PaddingKind::Same
+                         : padding_style == 5 ? convgen::PaddingKind::Valid
+                                              : convgen::PaddingKind::Explicit;
+        const int tuple_padding = pick(0, 3);
+        for (int i = 0; i < s.dims; i++) {
+            s.kernel_size[i] = pick(1, 7);
+            s.stride[i] = s.padding_kind == convgen::PaddingKind::Same ? 1 : pick(1, 3);
+            s.dilation[i] = pick(0, 2) == 0 ? pick(2, 3) : 1;
+            if (s.padding_kind == convgen::PaddingKind::Explicit) {
+                s.padding[i] = (i == 0 || tuple_padding == 0) ? pick(0, 3) : s.padding[0];
+            }
+        }
+        if (tuple_padding == 0 && s.padding_kind == convgen::PaddingKind::Explicit) s.padding[s.dims - 1] = pick(0, 3);
+
+        // An input that fits: the padded input covers the dilated kernel, and every pad
+        // is smaller than the input (reflect's rule, the strictest).
+        std::vector<int64_t> input_shape = {pick(1, 3), s.in_channels};
+        for (int i = 0; i < s.dims; i++) {
+            const convgen::AxisParams a = s.axis(i);
+            const int smallest = std::max({1, a.dilated_extent() - a.pad_begin - a.pad_end,
+                                           std::max(a.pad_begin, a.pad_end) + 1});
+            const int extra = s.dims == 1 ? pick(0, 40) : pick(0, 9);
+            input_shape.push_back(smallest + extra);
+        }
+        cases.push_back({s, input_shape});
+    }
+    return cases;
+}
+
+}  // namespace convgen_test

@@ -1,0 +1,37 @@
+// Test helpers shared by the JIT and AOT suites: random data, running a kernel through
+// the runtime's Layer, comparing with the reference, and the conformance case generator.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "convgen/layer.h"
+#include "reference.h"
+
+namespace convgen_test {
+
+/// Values uniform in [-1, 1), reproducible from the seed.
+std::vector<float> random_values(size_t count, uint32_t seed);
+
+/// Runs the kernel through a Layer (the path users take) on the given data.
+convgen::Tensor run_layer(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
+                          const std::vector<float> &input, const std::vector<float> &weight,
+                          const std::vector<float> &bias);
+
+/// Runs the kernel on random input, weights and bias and REQUIREs every output value to
+/// match reference_conv within float32 reassociation error.
+void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
+                             uint32_t seed);
+
+struct ConformanceCase {
+    convgen::ConvSpec spec;
+    std::vector<int64_t> input_shape;
+};
+
+/// `count` valid layers with fitting inputs, drawn from a fixed seed across kernel sizes
+/// 1-7, strides 1-3, dilations 1-3, every padding mode, padding as int, tuple, 'same'
+/// and 'valid', groups (depthwise and channel multipliers too), prime channel counts,
+/// odd spatial sizes and batches up to 3.
+std::vector<ConformanceCase> conformance_cases(int count, uint32_t seed);
+
+}  // namespace convgen_test

@@ -1,0 +1,28 @@
+// An independent reference for convolution: a direct loop in double precision over
+// PyTorch-layout arrays, written from SPEC.md's definitions and sharing no code with the
+// Halide algorithm (it reads only the spec's plain fields, not its derived helpers).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "convgen/spec.h"
+
+namespace convgen_test {
+
+struct ReferenceResult {
+    std::vector<int64_t> shape;      // (N, C_out, [H_out,] W_out)
+    std::vector<double> values;      // the exact-as-double result
+    std::vector<double> magnitudes;  // sum of |w * x| (+ |bias|) per output: scales the tolerance
+};
+
+/// Computes the layer on `input` (shape `input_shape`) with `weight` and `bias` (empty
+/// when the layer has none), each contiguous in PyTorch layout.
+ReferenceResult reference_conv(const convgen::ConvSpec &spec, const std::vector<int64_t> &input_shape,
+                               const std::vector<float> &input, const std::vector<float> &weight,
+                               const std::vector<float> &bias);
+
+/// |got - ref| within float32 reassociation error for a sum of this magnitude.
+bool close_enough(float got, double ref, double magnitude);
+
+}  // namespace convgen_test

@@ -1,0 +1,186 @@
+// The layer semantics through the generator code, compiled in-process (JIT): SPEC.md's
+// golden numbers and a randomized conformance sweep against the double-precision
+// reference. The AOT libraries are built from exactly this algorithm and schedule.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "harness.h"
+#include "jit_kernel.h"
+#include "spec_examples.h"
+
+using convgen::JitKernel;
+using convgen::parse_spec;
+using convgen_test::run_layer;
+
+namespace {
+
+void require_values(const convgen::Tensor &out, const std::vector<float> &expected, size_t offset = 0) {
+    REQUIRE(out.numel() >= static_cast<int64_t>(offset + expected.size()));
+    for (size_t i = 0; i < expected.size(); i++) {
+        INFO("output[" << offset + i << "]");
+        CHECK(out.data()[offset + i] == Approx(expected[i]).margin(1e-5));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("golden 1: Conv1d on 0..15", "[jit][golden]") {
+    const JitKernel k(parse_spec(spec_examples::kConv1dSpec));
+    const auto out = run_layer(k, spec_examples::kConv1dInputShape, spec_examples::conv1d_input(),
+                               spec_examples::kConv1dWeight, {});
+    REQUIRE(out.shape() == std::vector<int64_t>{1, 1, 14});
+    require_values(out, spec_examples::kConv1dExpected);
+}
+
+TEST_CASE("golden 2: grouped 1x1 conv", "[jit][golden]") {
+    const JitKernel k(parse_spec(spec_examples::kGroupsSpec));
+    const auto out = run_layer(k, spec_examples::kGroupsInputShape, spec_examples::kGroupsInput,
+                               spec_examples::groups_weight(), {});
+    REQUIRE(out.shape() == std::vector<int64_t>{1, 8, 1, 1});
+    require_values(out, spec_examples::kGroupsExpected);
+}
+
+TEST_CASE("golden 3: the four padding modes", "[jit][golden]") {
+    for (const auto &mode : spec_examples::kPaddingModes) {
+        INFO("padding_mode=" << mode.mode);
+        const JitKernel k(parse_spec(mode.spec));
+        const auto out = run_layer(k, spec_examples::kPaddingInputShape, spec_examples::padding_input(),
+                                   spec_examples::kPaddingWeight, {});
+        REQUIRE(out.shape() == std::vector<int64_t>{1, 1, 11, 11});
+        require_values(out, mode.first_row);
+    }
+}
+
+TEST_CASE("golden 4: two stacked strided layers", "[jit][golden]") {
+    const JitKernel layer1(parse_spec(spec_examples::kStackedLayer1Spec));
+    const JitKernel layer2(parse_spec(spec_examples::kStackedLayer2Spec));
+    const auto out0 = run_layer(layer1, spec_examples::kStackedInputShape, spec_examples::kStackedInput,
+                                spec_examples::kStackedLayer1Weight, {});
+    REQUIRE(out0.shape() == std::vector<int64_t>{1, 2, 4, 4});
+    require_values(out0, spec_examples::kStackedLayer1Expected);
+    const auto out1 = run_layer(layer2, out0.shape(), out0.values(), spec_examples::kStackedLayer2Weight, {});
+    REQUIRE(out1.shape() == std::vector<int64_t>{1, 4, 2, 2});
+    require_values(out1, spec_examples::kStackedLayer2Expected);
+}
+
+TEST_CASE("golden 5: output shapes", "[jit][golden]") {
+    for (const auto &example : spec_examples::kShapes) {
+        INFO(example.spec);
+        const convgen::ConvSpec spec = parse_spec(example.spec);
+        CHECK(spec.output_shape(example.input_shape) == example.output_shape);
+    }
+    // One of them run for real, to see the kernel agree with the formula.
+    const JitKernel k(parse_spec("Conv2d(8, 14, (3, 2), (2, 1))"));
+    convgen_test::check_against_reference(k, {5, 8, 10, 5}, 5);
+}
+
+// The sweep is split in shards so CTest can run them in parallel.
+namespace {
+constexpr int kShards = 6;
+constexpr int kCasesPerShard = 50;
+
+void run_conformance_shard(int shard) {
+    const auto cases = convgen_test::conformance_cases(kShards * kCasesPerShard, /*seed=*/20261122);
+    for (int i = shard * kCasesPerShard; i < (shard + 1) * kCasesPerShard; i++) {
+        const auto &c = cases[static_cast<size_t>(i)];
+        // Through the printed form, so every case also exercises the parser and printer.
+        const convgen::ConvSpec spec = parse_spec(convgen::to_string(c.spec));
+        REQUIRE(spec == c.spec);
+        const JitKernel k(spec);
+        convgen_test::check_against_reference(k, c.input_shape, 1000u + static_cast<uint32_t>(i));
+    }
+}
+}  // namespace
+
+TEST_CASE("conformance sweep shard 0", "[jit][conformance]") { run_conformance_shard(0); }
+TEST_CASE("conformance sweep shard 1", "[jit][conformance]") { run_conformance_shard(1); }
+TEST_CASE("conformance sweep shard 2", "[jit][conformance]") { run_conformance_shard(2); }
+TEST_CASE("conformance sweep shard 3", "[jit][conformance]") { run_conformance_shard(3); }
+TEST_CASE("conformance sweep shard 4", "[jit][conformance]") { run_conformance_shard(4); }
+TEST_CASE("conformance sweep shard 5", "[jit][conformance]") { run_conformance_shard(5); }
+
+TEST_CASE("wide and tall and tiny outputs take every branch of the schedule", "[jit]") {
+    // Output widths below, at and above one vector tile, and widths that are not a
+    // multiple of it; rows not a multiple of the rows per task.
+    const JitKernel conv2d(parse_spec("Conv2d(3, 8, kernel_size=3, padding=1) -> ReLU()"));
+    for (int64_t w : {1, 7, 15, 16, 17, 64, 65, 131}) {
+        convgen_test::check_against_reference(conv2d, {2, 3, 5, w}, static_cast<uint32_t>(w));
+    }
+    const JitKernel conv1d(parse_spec("Conv1d(5, 6, kernel_size=5, stride=2, padding=2, padding_mode='circular')"));
+    for (int64_t w : {3, 31, 129, 1031, 4099}) {
+        convgen_test::check_against_reference(conv1d, {2, 5, w}, static_cast<uint32_t>(w));
+    }
+}
+
+TEST_CASE("NaN and infinity propagate as in PyTorch", "[jit]") {
+    const JitKernel k(parse_spec("Conv1d(1, 1, 2, bias=False) -> ReLU()"));
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    const auto out = run_layer(k, {1, 1, 5}, {1, nan, 1, inf, 1}, {1, 1}, {});
+    REQUIRE(out.shape() == std::vector<int64_t>{1, 1, 4});
+    CHECK(std::isnan(out.data()[0]));  // ReLU(NaN) is NaN, not 0
+    CHECK(std::isnan(out.data()[1]));
+    CHECK(out.data()[2] == inf);
+    CHECK(out.data()[3] == inf);
+}
+
+TEST_CASE("a Layer refuses tensors that do not fit, before running anything", "[jit][errors]") {
+    const JitKernel k(parse_spec("Conv2d(4, 6, kernel_size=3, groups=2, padding_mode='reflect', padding=2)"));
+    std::vector<float> weight(6 * 2 * 3 * 3, 0.5f), bias(6, 0.0f);
+    const convgen::ConstTensorView w(weight.data(), {6, 2, 3, 3}), b(bias.data(), {6});
+    auto throws_shape_error = [](auto &&f, const std::string &needle) {
+        REQUIRE_THROWS_MATCHES(f(), convgen::Error,
+                               Catch::Predicate<convgen::Error>(
+                                   [&](const convgen::Error &e) {
+                                       return e.code() == convgen::ErrorCode::ShapeMismatch &&
+                                              std::string(e.what()).find(needle) != std::string::npos;
+                                   },
+                                   "ShapeMismatch mentioning '" + needle + "'"));
+    };
+    std::vector<float> bad_weight(6 * 4 * 3 * 3);
+    throws_shape_error([&] { convgen::Layer(k, convgen::ConstTensorView(bad_weight.data(), {6, 4, 3, 3}), b); },
+                       "weight: expected shape (6, 2, 3, 3), got (6, 4, 3, 3)");
+    throws_shape_error([&] { convgen::Layer(k, w); }, "no bias tensor");
+    throws_shape_error([&] { convgen::Layer(k, w, convgen::ConstTensorView(bias.data(), {5})); },
+                       "bias: expected shape (6,), got (5,)");
+
+    const convgen::Layer layer(k, w, b);
+    std::vector<float> input(2 * 4 * 5 * 5), output(2 * 6 * 7 * 7, -7.0f);  // padding 2: 5x5 -> 7x7
+    const std::vector<float> untouched = output;
+    throws_shape_error([&] { layer.forward(convgen::ConstTensorView(input.data(), {2, 3, 5, 5})); }, "in_channels = 4");
+    throws_shape_error([&] { layer.forward(convgen::ConstTensorView(input.data(), {40, 5, 5})); }, "4-D");
+    // reflect padding 2 needs at least 3 rows
+    throws_shape_error([&] { layer.forward(convgen::ConstTensorView(input.data(), {2, 4, 2, 25})); }, "reflect");
+    throws_shape_error(
+        [&] {
+            layer.forward(convgen::ConstTensorView(input.data(), {2, 4, 5, 5}),
+                          convgen::TensorView(output.data(), {2, 6, 7, 6}));
+        },
+        "output: expected shape (2, 6, 7, 7), got (2, 6, 7, 6)");
+    throws_shape_error(
+        [&] {
+            layer.forward(convgen::ConstTensorView(input.data(), {2, 4, 5, 5}, {100, 25, 5, 2}),
+                          convgen::TensorView(output.data(), {2, 6, 7, 7}));
+        },
+        "contiguous");
+    throws_shape_error(
+        [&] { layer.forward(convgen::ConstTensorView(nullptr, {2, 4, 5, 5}), convgen::TensorView(output.data(), {2, 6, 7, 7})); },
+        "null");
+    CHECK(output == untouched);  // nothing was written by any refused call
+}
+
+TEST_CASE("strided views of the batch and channel axes are read correctly", "[jit]") {
+    // Every second image of a batch of 4, as a strided view: N stride doubled.
+    const JitKernel k(parse_spec("Conv2d(2, 3, 3, padding=1)"));
+    const std::vector<float> storage = convgen_test::random_values(4 * 2 * 6 * 7, 3);
+    std::vector<float> packed;
+    for (int n = 0; n < 4; n += 2) packed.insert(packed.end(), storage.begin() + n * 84, storage.begin() + (n + 1) * 84);
+    const std::vector<float> weight = convgen_test::random_values(3 * 2 * 9, 4), bias = {0.1f, 0.2f, 0.3f};
+    const convgen::Layer layer(k, convgen::ConstTensorView(weight.data(), {3, 2, 3, 3}),
+                               convgen::ConstTensorView(bias.data(), {3}));
+    const auto strided = layer.forward(convgen::ConstTensorView(storage.data(), {2, 2, 6, 7}, {168, 42, 7, 1}));
+    const auto dense = layer.forward(convgen::ConstTensorView(packed.data(), {2, 2, 6, 7}));
+    CHECK(strided.values() == dense.values());
+    const auto ref = convgen_test::reference_conv(k.spec(), {2, 2, 6, 7}, packed, weight, bias);
+    for (size_t i = 0; i < ref.values.size(); i++) REQUIRE(convgen_test::close_enough(dense.data()[i], ref.values[i], ref.magnitudes[i]));
+}

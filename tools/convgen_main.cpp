@@ -1,0 +1,169 @@
+// convgen: the command-line program.
+//
+//   convgen run --spec SPEC --input x.npy --weight w.npy [--bias b.npy] --output y.npy
+//   convgen describe --spec SPEC [--input-shape N,C,H,W]
+//   convgen --help
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "convgen/layer.h"
+#include "jit_kernel.h"
+#include "npy.h"
+
+namespace {
+
+constexpr const char *kUsage = R"(convgen: convolution layers described as PyTorch prints them, compiled by Halide.
+
+Usage:
+  convgen run --spec SPEC --input X.npy --weight W.npy [--bias B.npy] --output Y.npy [--threads N]
+      Compute the layer on this CPU (compiled in-process with the same generator code the
+      static libraries use) and write its output. Tensors are float32 (float64 is
+      converted) in PyTorch layout: input (N, C_in, [H,] W), weight (C_out, C_in/groups,
+      [kH,] kW), bias (C_out). On any error nothing is written and the exit status is 1.
+  convgen describe --spec SPEC [--input-shape N,C,[H,]W]
+      Print the layer in PyTorch's canonical form and its weight shape; with an input
+      shape, also the output shape and the FLOPs of one call.
+  convgen --help | help [COMMAND]
+      This text.
+
+SPEC is a layer as PyTorch prints it or as its constructor is called, with an optional
+fused activation, e.g.
+  "Conv2d(64, 128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)) -> ReLU()"
+  "Conv1d(4, 2, 3, stride=2, padding='same', padding_mode='reflect')"
+
+Exit status: 0 on success, 1 when the layer, a tensor or a file is wrong, 2 for a
+command line that cannot be understood.
+)";
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Options as --name value pairs; every command says which names it takes.
+std::map<std::string, std::string> parse_options(int argc, char **argv, int first,
+                                                 const std::vector<std::string> &allowed) {
+    std::map<std::string, std::string> options;
+    for (int i = first; i < argc; i++) {
+        std::string arg = argv[i];
+        std::string value;
+        const size_t eq = arg.find('=');
+        if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+        } else if (arg.rfind("--", 0) == 0) {
+            if (i + 1 >= argc) throw UsageError("option " + arg + " needs a value");
+            value = argv[++i];
+        } else {
+            throw UsageError("unexpected argument '" + arg + "'");
+        }
+        const std::string name = arg.substr(2);
+        bool known = false;
+        for (const std::string &a : allowed) known = known || a == name;
+        if (!known) throw UsageError("unknown option " + arg);
+        if (!options.emplace(name, value).second) throw UsageError("option " + arg + " given twice");
+    }
+    return options;
+}
+
+const std::string &required(const std::map<std::string, std::string> &options, const std::string &name) {
+    auto it = options.find(name);
+    if (it == options.end()) throw UsageError("missing --" + name);
+    return it->second;
+}
+
+std::vector<int64_t> parse_shape(const std::string &text) {
+    std::vector<int64_t> shape;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        const size_t comma = text.find(',', pos);
+        const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        char *end = nullptr;
+        const long long value = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || value < 0) {
+            throw UsageError("--input-shape must be comma-separated non-negative integers, got '" + text + "'");
+        }
+        shape.push_back(value);
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return shape;
+}
+
+convgen::Tensor load_tensor(const std::string &path) {
+    convgen::npy::Array a = convgen::npy::load(path);
+    return convgen::Tensor(std::move(a.shape), std::move(a.data));
+}
+
+int run_command(const std::map<std::string, std::string> &options) {
+    const convgen::ConvSpec spec = convgen::parse_spec(required(options, "spec"));
+    const std::string output_path = required(options, "output");
+    if (auto it = options.find("threads"); it != options.end()) {
+        // The JIT's thread pool reads this when it starts, on the first call.
+        setenv("HL_NUM_THREADS", it->second.c_str(), 1);
+    }
+    const convgen::Tensor input = load_tensor(required(options, "input"));
+    const convgen::Tensor weight = load_tensor(required(options, "weight"));
+    std::optional<convgen::Tensor> bias;
+    if (auto it = options.find("bias"); it != options.end()) bias = load_tensor(it->second);
+
+    // Check the input before spending a second on compilation.
+    spec.output_shape(input.shape());
+    const convgen::JitKernel kernel(spec);
+    std::optional<convgen::ConstTensorView> bias_view;
+    if (bias) bias_view = bias->view();
+    const convgen::Layer layer(kernel, weight.view(), bias_view);
+    const convgen::Tensor output = layer.forward(input.view());
+    convgen::npy::save(output_path, output.shape(), output.data());
+    return 0;
+}
+
+int describe_command(const std::map<std::string, std::string> &options) {
+    const convgen::ConvSpec spec = convgen::parse_spec(required(options, "spec"));
+    std::cout << convgen::to_string(spec) << "\n";
+    std::cout << "weight shape: " << convgen::shape_to_string(spec.weight_shape()) << "\n";
+    if (spec.bias) std::cout << "bias shape: " << convgen::shape_to_string(spec.bias_shape()) << "\n";
+    if (auto it = options.find("input-shape"); it != options.end()) {
+        const std::vector<int64_t> input_shape = parse_shape(it->second);
+        std::cout << "input shape: " << convgen::shape_to_string(input_shape) << "\n";
+        std::cout << "output shape: " << convgen::shape_to_string(spec.output_shape(input_shape)) << "\n";
+        std::cout << "FLOPs: " << static_cast<long long>(spec.flops(input_shape)) << "\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    const std::string command = argc > 1 ? argv[1] : "";
+    for (int i = 1; i < argc; i++) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << kUsage;
+            return 0;
+        }
+    }
+    try {
+        if (command.empty() || command == "--help" || command == "-h" || command == "help") {
+            std::cout << kUsage;
+            return command.empty() ? 2 : 0;
+        }
+        if (command == "run") {
+            return run_command(parse_options(argc, argv, 2, {"spec", "input", "weight", "bias", "output", "threads"}));
+        }
+        if (command == "describe") {
+            return describe_command(parse_options(argc, argv, 2, {"spec", "input-shape"}));
+        }
+        throw UsageError("unknown command '" + command + "'");
+    } catch (const UsageError &e) {
+        std::cerr << "convgen: " << e.what() << "\nRun 'convgen --help' for usage.\n";
+        return 2;
+    } catch (const convgen::Error &e) {
+        std::cerr << "convgen: error: " << e.what() << "\n";
+        return 1;
+    }
+}
