@@ -17,7 +17,7 @@
 
 namespace {
 
-constexpr const char *kUsage = R"(convgen: convolution layers described as PyTorch prints them, compiled by Halide.
+constexpr const char *kUsage = R"usage(convgen: convolution layers described as PyTorch prints them, compiled by Halide.
 
 Usage:
   convgen run --spec SPEC --input X.npy --weight W.npy [--bias B.npy] --output Y.npy [--threads N]
@@ -38,7 +38,7 @@ fused activation, e.g.
 
 Exit status: 0 on success, 1 when the layer, a tensor or a file is wrong, 2 for a
 command line that cannot be understood.
-)";
+)usage";
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
