@@ -1,0 +1,452 @@
+// convgen_bench: every layer of bench/layers.csv through convgen's AOT kernel and through
+// oneDNN, in the same process on the same data, at 1 and 2 threads.
+//
+//   convgen_bench [--threads 1,2] [--layers name,name] [--markdown FILE] [--min-time SECONDS]
+//
+// Per layer: convgen ms; oneDNN ms for the primitive alone (activations already in the
+// blocked layout oneDNN chose); oneDNN ms including the reorders from and to plain NCHW
+// (what a caller holding PyTorch tensors pays); convgen GFLOP/s; the ratios; the share of
+// this machine's fp32 FMA peak, measured at start-up. Times are medians of repeated runs
+// after warm-up. convgen's output is checked against oneDNN's for every layer, so a fast
+// wrong kernel cannot score. Weights are prepared once on both sides (convgen copies them
+// when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "convgen/runtime.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------------------
+// The layer suite
+
+struct SuiteLayer {
+    std::string name;
+    convgen::ConvSpec spec;
+    std::vector<int64_t> input_shape;
+};
+
+std::vector<std::string> split(const std::string &text, char sep) {
+    std::vector<std::string> parts;
+    std::stringstream in(text);
+    for (std::string part; std::getline(in, part, sep);) parts.push_back(part);
+    return parts;
+}
+
+std::vector<SuiteLayer> read_suite(const std::string &path) {
+    std::ifstream file(path);
+    if (!file) throw convgen::Error(convgen::ErrorCode::IoError, "cannot read the layer suite " + path);
+    std::vector<SuiteLayer> layers;
+    std::vector<std::string> header;
+    for (std::string line; std::getline(file, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        const std::vector<std::string> cells = split(line, ',');
+        if (header.empty()) {
+            header = cells;
+            continue;
+        }
+        if (cells.size() != header.size()) {
+            throw convgen::Error(convgen::ErrorCode::IoError, path + ": row '" + line + "' has " +
+                                                                  std::to_string(cells.size()) + " cells, the header " +
+                                                                  std::to_string(header.size()));
+        }
+        std::map<std::string, std::string> row;
+        for (size_t i = 0; i < cells.size(); i++) row[header[i]] = cells[i];
+        auto num = [&](const char *key) { return std::stoi(row.at(key)); };
+
+        convgen::ConvSpec s;
+        s.dims = num("dims");
+        s.in_channels = num("c_in");
+        s.out_channels = num("c_out");
+        s.groups = num("groups");
+        s.bias = num("bias") != 0;
+        s.padding_mode = convgen::parse_padding_mode(row.at("padding_mode"));
+        s.activation = row.at("act") == "relu" ? convgen::Activation::ReLU : convgen::Activation::None;
+        const char *keys[2][4] = {{"kh", "sh", "ph", "dh"}, {"kw", "sw", "pw", "dw"}};
+        for (int axis = 2 - s.dims, i = 0; axis < 2; axis++, i++) {
+            s.kernel_size[i] = num(keys[axis][0]);
+            s.stride[i] = num(keys[axis][1]);
+            s.padding[i] = num(keys[axis][2]);
+            s.dilation[i] = num(keys[axis][3]);
+        }
+        s.validate();
+        SuiteLayer layer{row.at("name"), s, {num("n"), s.in_channels}};
+        if (s.dims == 2) layer.input_shape.push_back(num("h"));
+        layer.input_shape.push_back(num("w"));
+        layers.push_back(layer);
+    }
+    return layers;
+}
+
+// ---------------------------------------------------------------------------------------
+// Timing and peak
+
+double g_min_seconds = 0.4;
+
+// Median of repeated runs after two warm-ups; as many runs as fit in g_min_seconds
+// (at least 5, at most 500).
+double median_ms(const std::function<void()> &run) {
+    run();
+    run();
+    std::vector<double> times;
+    const auto start = Clock::now();
+    while (times.size() < 5 ||
+           (times.size() < 500 && std::chrono::duration<double>(Clock::now() - start).count() < g_min_seconds)) {
+        const auto t0 = Clock::now();
+        run();
+        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    return times[times.size() / 2];
+}
+
+// Independent FMA chains, enough to hide the FMA latency on every current core. One
+// body, compiled once per ISA (a macro because the vector types and intrinsics differ).
+#define CONVGEN_FMA_GFLOPS(VEC, LANES, SET1, FMA)                                        \
+    constexpr int kChains = 12;                                                         \
+    VEC acc[kChains];                                                                   \
+    for (int i = 0; i < kChains; i++) acc[i] = SET1(float(i));                          \
+    const VEC a = SET1(0.999f), b = SET1(0.001f);                                       \
+    const auto t0 = Clock::now();                                                       \
+    for (long it = 0; it < iterations; it++)                                            \
+        for (int i = 0; i < kChains; i++) acc[i] = FMA(acc[i], a, b);                   \
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();    \
+    float sink[LANES];                                                                  \
+    float total = 0;                                                                    \
+    for (int i = 0; i < kChains; i++) {                                                 \
+        std::memcpy(sink, &acc[i], sizeof sink);                                        \
+        total += sink[0];                                                               \
+    }                                                                                   \
+    if (total == 12345.0f) std::puts(""); /* keeps the chains alive */                  \
+    return 2.0 * LANES * kChains * iterations / seconds / 1e9;
+
+__attribute__((target("avx2,fma"))) double fma_gflops_avx2(long iterations) {
+    CONVGEN_FMA_GFLOPS(__m256, 8, _mm256_set1_ps, _mm256_fmadd_ps)
+}
+__attribute__((target("avx512f"))) double fma_gflops_avx512(long iterations) {
+    CONVGEN_FMA_GFLOPS(__m512, 16, _mm512_set1_ps, _mm512_fmadd_ps)
+}
+#undef CONVGEN_FMA_GFLOPS
+
+// The machine's fp32 FMA peak at `threads` threads, for the widest ISA convgen runs here,
+// best of a few tries after the clocks have ramped up.
+double measure_peak_gflops(int threads, const std::string &isa) {
+    const bool wide = isa == "avx512" && __builtin_cpu_supports("avx512f");
+    double best = 0;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        std::vector<double> per_thread(static_cast<size_t>(threads));
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; t++) {
+            pool.emplace_back([&, t] {
+                per_thread[static_cast<size_t>(t)] = wide ? fma_gflops_avx512(50'000'000) : fma_gflops_avx2(50'000'000);
+            });
+        }
+        for (auto &th : pool) th.join();
+        double total = 0;
+        for (double g : per_thread) total += g;
+        best = std::max(best, total);
+    }
+    return best;
+}
+
+// ---------------------------------------------------------------------------------------
+// oneDNN
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+// Reflect-pads an NCHW/NCW tensor by hand: oneDNN only pads with zeros.
+std::vector<float> reflect_pad(const std::vector<float> &in, const std::vector<int64_t> &shape, int pad_h, int pad_w) {
+    const bool is_2d = shape.size() == 4;
+    const int64_t planes = shape[0] * shape[1], H = is_2d ? shape[2] : 1, W = shape.back();
+    const int64_t Hp = H + 2 * pad_h, Wp = W + 2 * pad_w;
+    auto reflect = [](int64_t i, int64_t n) { return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i; };
+    std::vector<float> out(static_cast<size_t>(planes * Hp * Wp));
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t y = 0; y < Hp; y++)
+            for (int64_t x = 0; x < Wp; x++)
+                out[static_cast<size_t>((p * Hp + y) * Wp + x)] =
+                    in[static_cast<size_t>((p * H + reflect(y - pad_h, H)) * W + reflect(x - pad_w, W))];
+    return out;
+}
+
+struct OneDnnConv {
+    dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+    dnnl::stream stream{engine};
+    dnnl::convolution_forward conv;
+    dnnl::memory user_src, user_dst, src, weights, bias, dst;
+    std::optional<dnnl::reorder> src_reorder, dst_reorder;
+    bool explicit_reflect = false;
+    int pad_h = 0, pad_w = 0;
+    std::vector<int64_t> input_shape;
+    std::vector<float> padded_input;
+
+    OneDnnConv(const convgen::ConvSpec &s, const std::vector<int64_t> &in_shape, const std::vector<float> &weight_values,
+               const std::vector<float> &bias_values, const std::vector<int64_t> &out_shape)
+        : input_shape(in_shape) {
+        const bool is_2d = s.dims == 2;
+        const convgen::AxisParams ax = s.axis_x(), ay = s.axis_y();
+        explicit_reflect = s.padding_mode == convgen::PaddingMode::Reflect;
+        if (s.padding_mode != convgen::PaddingMode::Zeros && !explicit_reflect) {
+            throw convgen::Error(convgen::ErrorCode::InvalidSpec, "the bench compares only zeros and reflect padding");
+        }
+        pad_h = ay.pad_begin;
+        pad_w = ax.pad_begin;
+        memory::dims src_dims(in_shape.begin(), in_shape.end());
+        if (explicit_reflect) {  // oneDNN sees the already padded input and no padding
+            if (is_2d) src_dims[2] += 2 * pad_h;
+            src_dims.back() += 2 * pad_w;
+        }
+        const memory::dims dst_dims(out_shape.begin(), out_shape.end());
+        memory::dims w_dims = {s.out_channels, s.in_channels_per_group()};
+        if (s.groups > 1) w_dims = {s.groups, s.out_channels_per_group(), s.in_channels_per_group()};
+        if (is_2d) w_dims.push_back(ay.kernel);
+        w_dims.push_back(ax.kernel);
+        const memory::dims strides = is_2d ? memory::dims{ay.stride, ax.stride} : memory::dims{ax.stride};
+        const memory::dims dilates = is_2d ? memory::dims{ay.dilation - 1, ax.dilation - 1} : memory::dims{ax.dilation - 1};
+        const int ph = explicit_reflect ? 0 : ay.pad_begin, pw = explicit_reflect ? 0 : ax.pad_begin;
+        const int ph_r = explicit_reflect ? 0 : ay.pad_end, pw_r = explicit_reflect ? 0 : ax.pad_end;
+        const memory::dims pad_l = is_2d ? memory::dims{ph, pw} : memory::dims{pw};
+        const memory::dims pad_r = is_2d ? memory::dims{ph_r, pw_r} : memory::dims{pw_r};
+
+        const auto f32 = memory::data_type::f32;
+        const tag act_tag = is_2d ? tag::nchw : tag::ncw;
+        const tag w_tag = s.groups > 1 ? (is_2d ? tag::goihw : tag::goiw) : (is_2d ? tag::oihw : tag::oiw);
+        const memory::desc any_src(src_dims, f32, tag::any), any_w(w_dims, f32, tag::any),
+            any_dst(dst_dims, f32, tag::any), bias_md({s.out_channels}, f32, tag::x);
+
+        dnnl::primitive_attr attr;
+        if (s.activation == convgen::Activation::ReLU) {
+            dnnl::post_ops ops;
+            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+            attr.set_post_ops(ops);
+        }
+        const auto desc = s.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                                   dnnl::algorithm::convolution_auto, any_src, any_w,
+                                                                   bias_md, any_dst, strides, dilates, pad_l, pad_r)
+                                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                                   dnnl::algorithm::convolution_auto, any_src, any_w,
+                                                                   any_dst, strides, dilates, pad_l, pad_r);
+        const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+        conv = dnnl::convolution_forward(pd);
+
+        user_src = memory({src_dims, f32, act_tag}, engine);
+        user_dst = memory({dst_dims, f32, act_tag}, engine);
+        src = pd.src_desc() == user_src.get_desc() ? user_src : memory(pd.src_desc(), engine);
+        dst = pd.dst_desc() == user_dst.get_desc() ? user_dst : memory(pd.dst_desc(), engine);
+        if (src != user_src) src_reorder = dnnl::reorder(user_src, src);
+        if (dst != user_dst) dst_reorder = dnnl::reorder(dst, user_dst);
+
+        // Weights into oneDNN's layout once, outside every timing.
+        memory user_w({w_dims, f32, w_tag}, engine, const_cast<float *>(weight_values.data()));
+        weights = memory(pd.weights_desc(), engine);
+        dnnl::reorder(user_w, weights).execute(stream, user_w, weights);
+        if (s.bias) {
+            bias = memory(bias_md, engine);
+            std::copy(bias_values.begin(), bias_values.end(), static_cast<float *>(bias.get_data_handle()));
+        }
+        stream.wait();
+    }
+
+    // The user's NCHW input into oneDNN's source (reflect padding, then the reorder).
+    void import(const std::vector<float> &input) {
+        float *dst_ptr = static_cast<float *>(user_src.get_data_handle());
+        if (explicit_reflect) {
+            padded_input = reflect_pad(input, input_shape, pad_h, pad_w);
+            std::copy(padded_input.begin(), padded_input.end(), dst_ptr);
+        } else {
+            std::copy(input.begin(), input.end(), dst_ptr);
+        }
+        if (src_reorder) src_reorder->execute(stream, user_src, src);
+    }
+    void run_primitive() {
+        std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+        if (bias) args[DNNL_ARG_BIAS] = bias;
+        conv.execute(stream, args);
+        stream.wait();
+    }
+    void export_output() {
+        if (dst_reorder) dst_reorder->execute(stream, dst, user_dst);
+        stream.wait();
+    }
+    const float *output() const { return static_cast<const float *>(user_dst.get_data_handle()); }
+};
+
+// ---------------------------------------------------------------------------------------
+
+struct Row {
+    std::string name;
+    int threads;
+    double convgen_ms, dnnl_ms, dnnl_reorder_ms, gflops, peak_share;
+    double max_rel_diff;
+};
+
+std::vector<float> random_values(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float &x : v) x = dist(rng);
+    return v;
+}
+
+Row bench_layer(const SuiteLayer &layer, int threads, double peak) {
+    const convgen::Kernel &kernel = convgen::find_kernel("bench_" + layer.name);
+    if (kernel.spec() != layer.spec) {
+        throw convgen::Error(convgen::ErrorCode::InvalidSpec, "kernel bench_" + layer.name + " was built for " +
+                                                                  convgen::to_string(kernel.spec()) + " but the suite says " +
+                                                                  convgen::to_string(layer.spec) + ": rebuild the bench");
+    }
+    const convgen::ConvSpec &s = layer.spec;
+    const std::vector<int64_t> out_shape = s.output_shape(layer.input_shape);
+    size_t in_count = 1, w_count = 1, out_count = 1;
+    for (int64_t d : layer.input_shape) in_count *= static_cast<size_t>(d);
+    for (int64_t d : s.weight_shape()) w_count *= static_cast<size_t>(d);
+    for (int64_t d : out_shape) out_count *= static_cast<size_t>(d);
+    const std::vector<float> input = random_values(in_count, 1), weight = random_values(w_count, 2);
+    const std::vector<float> bias = s.bias ? random_values(static_cast<size_t>(s.out_channels), 3) : std::vector<float>{};
+
+    convgen::set_num_threads(threads);
+    omp_set_num_threads(threads);
+
+    std::optional<convgen::ConstTensorView> bias_view;
+    if (s.bias) bias_view = convgen::ConstTensorView(bias.data(), s.bias_shape());
+    const convgen::Layer conv(kernel, convgen::ConstTensorView(weight.data(), s.weight_shape()), bias_view);
+    convgen::Tensor out(out_shape);
+    const convgen::ConstTensorView in_view(input.data(), layer.input_shape);
+    Row row{layer.name, threads, 0, 0, 0, 0, 0, 0};
+    row.convgen_ms = median_ms([&] { conv.forward(in_view, out.view()); });
+
+    OneDnnConv dnnl_conv(s, layer.input_shape, weight, bias, out_shape);
+    dnnl_conv.import(input);
+    row.dnnl_ms = median_ms([&] { dnnl_conv.run_primitive(); });
+    row.dnnl_reorder_ms = median_ms([&] {
+        dnnl_conv.import(input);
+        dnnl_conv.run_primitive();
+        dnnl_conv.export_output();
+    });
+
+    double max_abs = 0, max_diff = 0;
+    for (size_t i = 0; i < out_count; i++) {
+        max_abs = std::max(max_abs, double(std::fabs(dnnl_conv.output()[i])));
+        const double diff = std::fabs(double(out.data()[i]) - dnnl_conv.output()[i]);
+        max_diff = std::isnan(diff) ? INFINITY : std::max(max_diff, diff);
+    }
+    row.max_rel_diff = max_diff / std::max(max_abs, 1e-30);
+    row.gflops = s.flops(layer.input_shape) / (row.convgen_ms * 1e6);
+    row.peak_share = row.gflops / peak;
+    return row;
+}
+
+std::string cpu_model() {
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown CPU";
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    // oneDNN's OpenMP threads must not spin while convgen's threads run.
+    setenv("OMP_WAIT_POLICY", "passive", 0);
+    std::vector<int> thread_counts = {1, 2};
+    std::vector<std::string> only;
+    std::string markdown_path;
+    try {
+        for (int i = 1; i < argc; i++) {
+            const std::string arg = argv[i];
+            auto value = [&]() -> std::string {
+                if (i + 1 >= argc) throw convgen::Error(convgen::ErrorCode::ParseError, arg + " needs a value");
+                return argv[++i];
+            };
+            if (arg == "--threads") {
+                thread_counts.clear();
+                for (const std::string &t : split(value(), ',')) thread_counts.push_back(std::stoi(t));
+            } else if (arg == "--layers") {
+                only = split(value(), ',');
+            } else if (arg == "--markdown") {
+                markdown_path = value();
+            } else if (arg == "--min-time") {
+                g_min_seconds = std::stod(value());
+            } else {
+                std::fprintf(stderr,
+                             "usage: convgen_bench [--threads 1,2] [--layers a,b] [--markdown FILE] [--min-time S]\n");
+                return arg == "--help" ? 0 : 2;
+            }
+        }
+
+        const std::vector<SuiteLayer> suite = read_suite(CONVGEN_BENCH_CSV);
+        const std::string isa = convgen::active_cpu_isa();
+        std::printf("CPU: %s; convgen variant: %s; oneDNN %d.%d.%d\n", cpu_model().c_str(), isa.c_str(),
+                    dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch);
+
+        std::ostringstream md;
+        for (int threads : thread_counts) {
+            const double peak = measure_peak_gflops(threads, isa);
+            std::printf("\n%d thread%s: measured fp32 FMA peak %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
+            std::printf("%-26s %10s %10s %12s %9s %8s %9s %7s %9s\n", "layer", "convgen ms", "oneDNN ms", "+reorders ms",
+                        "GFLOP/s", "dnn/cg", "dnn+r/cg", "peak", "max diff");
+            md << "\n### " << threads << " thread" << (threads > 1 ? "s" : "") << " (measured FMA peak " << peak
+               << " GFLOP/s)\n\n| layer | convgen ms | oneDNN ms | oneDNN + reorders ms | convgen GFLOP/s | oneDNN / convgen | "
+                  "oneDNN+reorders / convgen | share of peak |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+            double log_prim = 0, log_reorder = 0;
+            int count = 0;
+            for (const SuiteLayer &layer : suite) {
+                if (!only.empty() && std::find(only.begin(), only.end(), layer.name) == only.end()) continue;
+                const Row r = bench_layer(layer, threads, peak);
+                const double prim_ratio = r.dnnl_ms / r.convgen_ms, reorder_ratio = r.dnnl_reorder_ms / r.convgen_ms;
+                log_prim += std::log(prim_ratio);
+                log_reorder += std::log(reorder_ratio);
+                count++;
+                std::printf("%-26s %10.3f %10.3f %12.3f %9.1f %7.2fx %8.2fx %6.1f%% %9.1e%s\n", r.name.c_str(),
+                            r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio, reorder_ratio,
+                            100 * r.peak_share, r.max_rel_diff, r.max_rel_diff > 1e-4 ? "  WRONG" : "");
+                std::fflush(stdout);
+                char line[512];
+                std::snprintf(line, sizeof line, "| %s | %.3f | %.3f | %.3f | %.1f | %.2fx | %.2fx | %.1f%% |\n",
+                              r.name.c_str(), r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio,
+                              reorder_ratio, 100 * r.peak_share);
+                md << line;
+                if (r.max_rel_diff > 1e-4) {
+                    throw convgen::Error(convgen::ErrorCode::RuntimeError,
+                                         layer.name + ": convgen's output differs from oneDNN's");
+                }
+            }
+            if (count > 0) {
+                std::printf("%-26s %10s %10s %12s %9s %7.2fx %8.2fx\n", "geometric mean", "", "", "", "",
+                            std::exp(log_prim / count), std::exp(log_reorder / count));
+                char line[256];
+                std::snprintf(line, sizeof line, "| **geometric mean** | | | | | **%.2fx** | **%.2fx** | |\n",
+                              std::exp(log_prim / count), std::exp(log_reorder / count));
+                md << line;
+            }
+        }
+        if (!markdown_path.empty()) {
+            std::ofstream out(markdown_path);
+            out << "CPU: " << cpu_model() << "; convgen variant: " << isa << "\n" << md.str();
+        }
+        return 0;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "convgen_bench: %s\n", e.what());
+        return 1;
+    }
+}
