@@ -78,11 +78,23 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in) {
     const RDom &r = p.r;
     const Expr input_channel =
         spec.groups == 1 ? Expr(r.z) : (c / spec.out_channels_per_group()) * in_per_group + r.z;
-    const Expr ix = x * ax.stride + r.x * ax.dilation - ax.pad_begin;
     const Expr iy = y * ay.stride + r.y * ay.dilation - ay.pad_begin;
+    Expr tap;  // the input value that weight (r.x, r.y, r.z) multiplies for output (x, y, c, n)
+    if (ax.stride == 1) {
+        p.conv_input = p.padded;
+        tap = p.padded(x + r.x * ax.dilation - ax.pad_begin, iy, input_channel, n);
+    } else {
+        // Column x*s + o, with o = kx*dilation - pad, is column x + floor(o/s) of phase o mod s
+        // (Halide's integer / and % round toward -infinity): the same value, read densely.
+        Var u("u"), phase("phase");
+        p.phases(u, phase, y, c, n) = p.padded(u * ax.stride + phase, y, c, n);
+        p.conv_input = p.phases;
+        const Expr offset = r.x * ax.dilation - ax.pad_begin;
+        tap = p.phases(x + offset / ax.stride, offset % ax.stride, iy, input_channel, n);
+    }
 
     p.conv(x, y, c, n) = spec.bias ? in.bias(c) : 0.0f;
-    p.conv(x, y, c, n) += weight_2d(r.x, r.y, r.z, c) * p.padded(ix, iy, input_channel, n);
+    p.conv(x, y, c, n) += weight_2d(r.x, r.y, r.z, c) * tap;
 
     Expr result = is_2d ? p.conv(x, y, c, n) : p.conv(x, 0, c, n);
     // ReLU(NaN) is NaN in PyTorch, but x86's max(NaN, 0) is 0 (and Halide simplifies a

@@ -32,6 +32,11 @@ struct ConvPipeline {
     ConvSpec spec;
     Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
     Halide::Func padded{"padded"};  // padded(x, y, ci, n): the input as padding_mode reads it
+    // What conv reads from: `padded` itself for stride 1 along x; for stride s > 1, `phases`,
+    // padded split into s interleaved phases, phases(u, ph, y, ci, n) = padded(u*s + ph, ...),
+    // so the strided reads of a vector of outputs become dense loads from one phase.
+    Halide::Func phases{"phases"};
+    Halide::Func conv_input;
     Halide::Func conv{"conv"};      // conv(x, y, co, n): bias + the weighted sum (accumulator)
     Halide::Func output{"output"};  // output(x, [y,] co, n): the activation of conv
     Halide::RDom r;                 // r.x: kx, r.y: ky, r.z: input channel within the group

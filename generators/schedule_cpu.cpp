@@ -1,9 +1,14 @@
 // CPU SIMD schedule for define_conv's pipeline.
 //
-// Layout is PyTorch's NCHW, so output width (x) is the contiguous axis: we vectorize
-// along x. Each step of the reduction then loads `x_vectors` input vectors, broadcasts
-// `channel_block` weights and issues x_vectors * channel_block FMAs into accumulators
-// that stay in registers for the whole (kx, ky, ci) reduction.
+// Layout is PyTorch's NCHW, so output width (x) is the contiguous axis and we vectorize
+// along it. The accumulators form a register tile of
+//     channel_block output channels x rows output rows x x_vectors vectors of width
+// that stays in registers for the whole (ci, ky, kx) reduction: each step broadcasts one
+// weight per channel of the block and loads one input vector per row.
+//
+// The padded input is materialized (boundary conditions resolved once, strided layers
+// split into phases) per image, in parallel over channels, so the FMA loops read a dense
+// buffer with no edge logic; depthwise layers and Conv1d materialize it per task.
 #include "conv_pipeline.h"
 
 #include <algorithm>
@@ -14,66 +19,117 @@ using namespace Halide;
 
 namespace {
 
+// Three loop nests, by layer class.
+enum class Plan {
+    Conv2d,       // channels of a block share input loads; tasks over (channel block, row tile)
+    Depthwise2d,  // one input channel per output channel; tasks over channel chunks
+    Conv1d,       // tasks over (column chunk, batch)
+};
+
 struct CpuTiling {
-    int vector_width;    // floats per SIMD register
-    int x_vectors;       // output-width vectors per accumulator tile
-    int channel_block;   // output channels per accumulator tile (divides C_out/groups)
-    int rows_per_task;   // Conv2d: output rows per parallel task
-    int tiles_per_task;  // Conv1d: accumulator tiles along x per parallel task
+    Plan plan;
+    int vector_width;       // floats per SIMD register
+    int x_vectors;          // vectors along the output width per tile
+    int rows;               // output rows per tile (1 for Conv1d)
+    int channel_block;      // output channels per tile
+    bool channels_inner;    // Conv2d: a row tile's channel blocks run back to back
+    int channels_per_task;  // Depthwise2d
+    int tiles_per_task;     // Conv1d: tiles along x per task
 
     int tile_width() const { return vector_width * x_vectors; }
 };
 
+int largest_divisor(int n, std::initializer_list<int> candidates) {
+    for (int c : candidates)
+        if (n % c == 0) return c;
+    return 1;
+}
+
+// Tile sizes measured on the benchmark suite (bench/RESULTS.md, AVX2 on Zen). A tile
+// needs enough independent FMA chains to cover the FMA latency, and few enough registers
+// that LLVM keeps the accumulators, the input vectors and a broadcast weight in registers
+// (16 on AVX2/SSE, 32 on AVX-512). Conv1d: 4 channels x 3 vectors (12 accumulators;
+// AVX-512: x 5). Conv2d: 4 channels x 2 rows (8; AVX-512: x 4 rows): 3 rows ran no
+// faster and waste more on partial tiles of small images.
 CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
     CpuTiling t;
     t.vector_width = target.natural_vector_size<float>();
-    // 32 vector registers on AVX-512 and AArch64, 16 elsewhere. Leave room for the input
-    // vectors and a weight broadcast beside the accumulators.
     const bool many_registers =
         target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64);
-    const int accumulator_budget = many_registers ? 20 : 10;
-
-    // The channel block must divide the group's output channels so that a block never
-    // straddles two groups and needs no tail.
-    t.channel_block = 1;
-    for (int candidate : {4, 3, 2}) {
-        if (spec.out_channels_per_group() % candidate == 0) {
-            t.channel_block = candidate;
-            break;
-        }
-    }
-    t.x_vectors = std::max(1, std::min(4, accumulator_budget / t.channel_block));
-    t.rows_per_task = 4;
+    t.channels_inner = false;
+    t.channels_per_task = 8;
     t.tiles_per_task = 8;
+
+    if (spec.dims == 1) {
+        t.plan = Plan::Conv1d;
+        t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
+        t.rows = 1;
+        const int accumulators = many_registers ? 20 : 12;
+        t.x_vectors = std::max(1, std::min(many_registers ? 5 : 3, accumulators / t.channel_block));
+    } else if (spec.in_channels_per_group() == 1) {
+        // Depthwise: nothing to share between channels (and Halide 14 emits misaligned
+        // aligned loads for strided reads from several padded planes in one tile).
+        t.plan = Plan::Depthwise2d;
+        t.channel_block = 1;
+        t.rows = 4;
+        t.x_vectors = 1;
+    } else {
+        t.plan = Plan::Conv2d;
+        // The channels of a block share every input load, so a block stays within a group.
+        t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
+        t.rows = many_registers ? 4 : 2;
+        const int accumulators = many_registers ? 16 : 8;
+        t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
+        // Small weights stay in cache across every channel block: iterate the blocks
+        // innermost so each input row tile is reused while hot. Large weights: keep one
+        // block's weights hot across the row tiles instead.
+        const int64_t weight_bytes = int64_t(4) * spec.out_channels * spec.in_channels_per_group() *
+                                     spec.kernel_size[0] * spec.kernel_size[1];
+        t.channels_inner = weight_bytes <= 256 * 1024;
+    }
     return t;
 }
 
-// The output's loop nest, innermost first:
-//   Conv2d: xi (vector lanes x tiles), ci (channel block), xo, yi, co, yo, n
-//   Conv1d: xi, ci, xo, co, xoo, n
-// `tail` is how x's last partial tile is handled: ShiftInwards when the output is at
-// least one tile wide (it recomputes a few columns instead of branching), GuardWithIf for
-// narrower outputs.
-void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrategy tail,
-                 bool vectorize) {
-    Var xo("xo"), xi("xi"), co("co"), ci("ci");
-    s.split(p.x, xo, xi, t.tile_width(), tail)
-        .split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp);
+// The output's loop nest, innermost first, and where the input is materialized:
+//   Conv2d:      xi ci yi xo | task = (co, yo) or (yo, co) | n     input per image
+//   Depthwise2d: xi yi xo yo c | task = (c chunk, n)                input per task
+//   Conv1d:      xi ci xo co | task = (column chunk, n)             input per task
+// `tail` handles the last partial tile: ShiftInwards (recompute a few outputs, no
+// branches) when the output is at least a tile in every tiled axis, else GuardWithIf.
+void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrategy tail, bool vectorize) {
+    Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
+    s.split(p.x, xo, xi, t.tile_width(), tail);
     if (vectorize) s.vectorize(xi, t.vector_width);
-    s.unroll(ci);
-    if (p.spec.dims == 2) {
-        Var yo("yo"), yi("yi"), task("task");
-        s.split(p.y, yo, yi, t.rows_per_task, TailStrategy::GuardWithIf)
-            .reorder(xi, ci, xo, yi, co, yo, p.n)
-            .fuse(yo, p.n, task)
-            .parallel(task);
-    } else {
-        Var xoo("xoo"), task("task");
-        s.split(xo, xoo, xo, t.tiles_per_task, TailStrategy::GuardWithIf)
+    switch (t.plan) {
+    case Plan::Conv1d: {
+        Var xoo("xoo");
+        s.split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
+            .unroll(ci)
+            .split(xo, xoo, xo, t.tiles_per_task, TailStrategy::GuardWithIf)
             .reorder(xi, ci, xo, co, xoo, p.n)
-            .fuse(xoo, p.n, task)
-            .parallel(task);
+            .fuse(xoo, p.n, task);
+        break;
     }
+    case Plan::Depthwise2d:
+        s.split(p.y, yo, yi, t.rows, tail)
+            .unroll(yi)
+            .split(p.c, co, p.c, t.channels_per_task, TailStrategy::GuardWithIf)
+            .reorder(xi, yi, xo, yo, p.c, co, p.n)
+            .fuse(co, p.n, task);
+        break;
+    case Plan::Conv2d:
+        s.split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
+            .unroll(ci)
+            .split(p.y, yo, yi, t.rows, tail)
+            .unroll(yi);
+        if (t.channels_inner) {
+            s.reorder(xi, ci, yi, xo, co, yo, p.n).fuse(co, yo, task);
+        } else {
+            s.reorder(xi, ci, yi, xo, yo, co, p.n).fuse(yo, co, task);
+        }
+        break;
+    }
+    s.parallel(task);
 }
 
 }  // namespace
@@ -81,19 +137,21 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
 void schedule_conv_cpu(ConvPipeline &p, const Target &target) {
     const CpuTiling t = choose_tiling(p.spec, target);
     Func &output = p.output;
+    const bool is_2d = p.spec.dims == 2;
 
-    // Outputs at least one tile wide (all but toy sizes) take the vectorized nest; the
-    // rest keep the same loops without the vector tail.
-    const Expr output_width = output.output_buffer().dim(0).extent();
-    tile_output(output.specialize(output_width >= t.tile_width()), p, t,
-                TailStrategy::ShiftInwards, /*vectorize=*/true);
+    // Outputs at least one tile wide and tall (all but toy sizes) take the vectorized
+    // nest; the rest keep the same loops with guarded tails.
+    Expr fits = output.output_buffer().dim(0).extent() >= t.tile_width();
+    if (is_2d) fits = fits && output.output_buffer().dim(1).extent() >= t.rows;
+    tile_output(output.specialize(fits), p, t, TailStrategy::ShiftInwards, /*vectorize=*/true);
     tile_output(output, p, t, TailStrategy::GuardWithIf, /*vectorize=*/false);
 
-    // Accumulators: one tile, fixed size so it lives in registers. Computing a full tile
-    // even at a narrow edge is safe: `padded` is defined everywhere.
-    const LoopLevel per_tile = LoopLevel(output, Var("xo"));
+    // The accumulator tile, a fixed size so it lives in registers. At a ragged edge a full
+    // tile is still computed: align_extent grows the region (so bounds inference sizes
+    // the input for it: `padded` is defined everywhere) and bound_extent makes it constant.
     Var xv("xv"), xl("xl");
-    p.conv.compute_at(per_tile)
+    p.conv.compute_at(output, Var("xo"))
+        .align_extent(p.x, t.tile_width())
         .bound_extent(p.x, t.tile_width())
         .split(p.x, xv, xl, t.vector_width)
         .vectorize(xl)
@@ -104,13 +162,25 @@ void schedule_conv_cpu(ConvPipeline &p, const Target &target) {
         .vectorize(xl)
         .unroll(xv)
         .unroll(p.c)
-        .reorder(xl, xv, p.c, p.r.x, p.r.y, p.r.z, p.y, p.n);
+        .reorder(xl, xv, p.y, p.c, p.r.x, p.r.y, p.r.z, p.n);
+    if (is_2d) {
+        p.conv.align_extent(p.y, t.rows).bound_extent(p.y, t.rows).unroll(p.y);
+        update.unroll(p.y);
+    }
+    // Taps innermost, unrolled along x: NCHW keeps a tap's input rows adjacent, and the
+    // unrolled kx loads share addressing. (Channels innermost, as for NHWC, measured
+    // about 2x slower here: each step would touch another channel plane.)
     if (p.spec.axis_x().kernel <= 7) update.unroll(p.r.x);
 
-    // The padded input, materialized once per parallel task so the FMA loop reads a
-    // dense buffer with no boundary logic. Conv2d: the task's rows plus the kernel's halo,
-    // all channels; Conv1d: the task's columns plus the halo.
-    p.padded.compute_at(output, Var("task")).vectorize(p.x, t.vector_width, TailStrategy::RoundUp);
+    // The input as conv reads it, materialized so the FMA loops read a dense buffer with
+    // no boundary logic.
+    Func input = p.conv_input;
+    input.vectorize(input.args()[0], t.vector_width, TailStrategy::RoundUp);
+    if (t.plan == Plan::Conv2d) {
+        input.compute_at(output, p.n).parallel(p.c);
+    } else {
+        input.compute_at(output, Var("task"));
+    }
 }
 
 }  // namespace convgen
