@@ -32,7 +32,8 @@ struct CpuTiling {
     int x_vectors;          // vectors along the output width per tile
     int rows;               // output rows per tile (1 for Conv1d)
     int channel_block;      // output channels per tile
-    bool channels_inner;    // Conv2d: a row tile's channel blocks run back to back
+    bool channels_inner;    // Conv2d: consecutive tasks are a row chunk's channel blocks
+    int row_tiles_per_task; // Conv2d
     int channels_per_task;  // Depthwise2d
     int tiles_per_task;     // Conv1d: tiles along x per task
 
@@ -59,6 +60,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
     t.channels_inner = false;
     t.channels_per_task = 8;
     t.tiles_per_task = 8;
+    t.row_tiles_per_task = 4;  // tasks of tens of microseconds: cheap to hand out, enough to balance
 
     if (spec.dims == 1) {
         t.plan = Plan::Conv1d;
@@ -80,9 +82,9 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
         t.rows = many_registers ? 4 : 2;
         const int accumulators = many_registers ? 16 : 8;
         t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
-        // Small weights stay in cache across every channel block: iterate the blocks
-        // innermost so each input row tile is reused while hot. Large weights: keep one
-        // block's weights hot across the row tiles instead.
+        // Small weights stay in cache across every channel block: hand out a row chunk's
+        // channel blocks one after another so its input rows are reused while hot. Large
+        // weights: a channel block's row chunks one after another, its weights hot.
         const int64_t weight_bytes = int64_t(4) * spec.out_channels * spec.in_channels_per_group() *
                                      spec.kernel_size[0] * spec.kernel_size[1];
         t.channels_inner = weight_bytes <= 256 * 1024;
@@ -91,7 +93,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
 }
 
 // The output's loop nest, innermost first, and where the input is materialized:
-//   Conv2d:      xi ci yi xo | task = (co, yo) or (yo, co) | n     input per image
+//   Conv2d:      xi ci yi xo yo | task = (co, yoo) or (yoo, co) | n   input per image
 //   Depthwise2d: xi yi xo yo c | task = (c chunk, n)                input per task
 //   Conv1d:      xi ci xo co | task = (column chunk, n)             input per task
 // `tail` handles the last partial tile: ShiftInwards (recompute a few outputs, no
@@ -118,16 +120,20 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
             .fuse(co, p.n, task);
         break;
     case Plan::Conv2d:
+    {
+        Var yoo("yoo");
         s.split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
             .unroll(ci)
             .split(p.y, yo, yi, t.rows, tail)
-            .unroll(yi);
+            .unroll(yi)
+            .split(yo, yoo, yo, t.row_tiles_per_task, TailStrategy::GuardWithIf);
         if (t.channels_inner) {
-            s.reorder(xi, ci, yi, xo, co, yo, p.n).fuse(co, yo, task);
+            s.reorder(xi, ci, yi, xo, yo, co, yoo, p.n).fuse(co, yoo, task);
         } else {
-            s.reorder(xi, ci, yi, xo, yo, co, p.n).fuse(yo, co, task);
+            s.reorder(xi, ci, yi, xo, yo, yoo, co, p.n).fuse(yoo, co, task);
         }
         break;
+    }
     }
     s.parallel(task);
 }

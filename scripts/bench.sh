@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Build the benchmark (one AOT kernel per row of bench/layers.csv, against oneDNN) and run
+# it at 1 and 2 threads; the table is also written to bench/RESULTS.md with the machine's
+# CPU and the date. Extra arguments go to convgen_bench (e.g. --layers resnet50_res4_3x3).
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+CONVGEN_PACKAGES+=(libdnnl-dev)
+CONVGEN_BUILD="${CONVGEN_BENCH_BUILD_DIR:-$CONVGEN_ROOT/build-bench}"
+install_missing_packages
+say "Configuring $CONVGEN_BUILD"
+cmake -S "$CONVGEN_ROOT" -B "$CONVGEN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCONVGEN_BUILD_BENCH=ON -DCONVGEN_BUILD_TESTS=OFF -DCONVGEN_BUILD_EXAMPLES=OFF
+say "Building the benchmark (17 kernels, each for every CPU target)"
+cmake --build "$CONVGEN_BUILD" -j "$(nproc)" --target convgen_bench
+say "Running (medians of repeated runs after warm-up)"
+table="$(mktemp)"
+"$CONVGEN_BUILD/bench/convgen_bench" --markdown "$table" "$@"
+{
+    echo "# Benchmark results"
+    echo
+    echo "Produced by \`./scripts/bench.sh\` on $(date -u +%Y-%m-%d). Each layer of"
+    echo "bench/layers.csv through convgen's AOT kernel and through oneDNN $(dpkg-query -W -f='${Version}' libdnnl-dev)"
+    echo "(convolution_auto, format_tag::any, bias and ReLU as post-ops) in the same process on"
+    echo "the same data. \"oneDNN ms\" is the primitive alone on activations already in its blocked"
+    echo "layout; \"+ reorders\" adds the reorders from and to plain NCHW that a caller holding PyTorch"
+    echo "tensors pays (and, for reflect padding, which oneDNN lacks, an explicit reflect-pad copy"
+    echo "of the input before a zero-padding-free oneDNN convolution). Ratios above 1 mean convgen is"
+    echo "faster. Weights are prepared once on both sides. Every output is checked against oneDNN's."
+    echo
+    cat "$table"
+} > "$CONVGEN_ROOT/bench/RESULTS.md"
+rm -f "$table"
+say "Wrote bench/RESULTS.md"
