@@ -406,8 +406,11 @@ int main(int argc, char **argv) {
             std::printf("\n%d thread%s: measured fp32 FMA peak %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
             std::printf("%-26s %10s %10s %12s %9s %8s %9s %7s %9s\n", "layer", "convgen ms", "oneDNN ms", "+reorders ms",
                         "GFLOP/s", "dnn/cg", "dnn+r/cg", "peak", "max diff");
-            md << "\n### " << threads << " thread" << (threads > 1 ? "s" : "") << " (measured FMA peak " << peak
-               << " GFLOP/s)\n\n| layer | convgen ms | oneDNN ms | oneDNN + reorders ms | convgen GFLOP/s | oneDNN / convgen | "
+            char heading[128];
+            std::snprintf(heading, sizeof heading, "\n### %d thread%s (measured FMA peak %.1f GFLOP/s)\n\n", threads,
+                          threads > 1 ? "s" : "", peak);
+            md << heading
+               << "| layer | convgen ms | oneDNN ms | oneDNN + reorders ms | convgen GFLOP/s | oneDNN / convgen | "
                   "oneDNN+reorders / convgen | share of peak |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
             double log_prim = 0, log_reorder = 0;
             int count = 0;

@@ -50,8 +50,8 @@ int largest_divisor(int n, std::initializer_list<int> candidates) {
 // needs enough independent FMA chains to cover the FMA latency, and few enough registers
 // that LLVM keeps the accumulators, the input vectors and a broadcast weight in registers
 // (16 on AVX2/SSE, 32 on AVX-512). Conv1d: 4 channels x 3 vectors (12 accumulators;
-// AVX-512: x 5). Conv2d: 4 channels x 2 rows (8; AVX-512: x 4 rows): 3 rows ran no
-// faster and waste more on partial tiles of small images.
+// AVX-512: x 5). Conv2d: 4 channels x 2 rows (8; AVX-512: x 4 rows), or x 2 vectors for
+// strided and 1x1 layers: 3 rows ran no faster and waste more on partial tiles.
 CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
     CpuTiling t;
     t.vector_width = target.natural_vector_size<float>();
@@ -79,7 +79,11 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
         t.plan = Plan::Conv2d;
         // The channels of a block share every input load, so a block stays within a group.
         t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
-        t.rows = many_registers ? 4 : 2;
+        // Stride 1 with a real kernel: rows share the broadcast weights and the tile
+        // stays one vector wide, so small images waste little. Strided and 1x1 layers
+        // gain nothing from rows and run faster with two vectors along x.
+        const bool wide = spec.stride[1] > 1 || (spec.kernel_size[0] == 1 && spec.kernel_size[1] == 1);
+        t.rows = wide ? 1 : many_registers ? 4 : 2;
         const int accumulators = many_registers ? 16 : 8;
         t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
         // Small weights stay in cache across every channel block: hand out a row chunk's
