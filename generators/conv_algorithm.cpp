@@ -1,6 +1,8 @@
 // The one definition of a convolution layer. Schedules are in schedule_*.cpp.
 #include "conv_pipeline.h"
 
+#include "convgen/weight_layout.h"
+
 namespace convgen {
 
 using namespace Halide;
@@ -8,7 +10,7 @@ using namespace Halide;
 ConvInputs make_conv_inputs(const ConvSpec &spec) {
     ConvInputs in;
     in.input = ImageParam(Float(32), spec.dims + 2, "input");
-    in.weight = ImageParam(Float(32), spec.dims + 2, "weight");
+    in.weight = ImageParam(Float(32), 5, "weight");
     if (spec.bias) in.bias = ImageParam(Float(32), 1, "bias");
     return in;
 }
@@ -29,8 +31,8 @@ Func apply_padding_mode(PaddingMode mode, const Func &f, const Region &bounds) {
 }
 
 // What is fixed at build time, stated so that Halide folds it into addressing and
-// bounds: the channel counts, and the weight's dense PyTorch layout (the runtime always
-// hands over its own contiguous copy). Spatial sizes and batch stay free.
+// bounds: the channel counts, and the packed weight's dense layout (the runtime always
+// hands over its own packed copy). Spatial sizes and batch stay free.
 void declare_known_layout(const ConvSpec &spec, const ConvInputs &in, Func &output) {
     const int channel_dim = spec.dims;  // Halide order: x, [y,] c, n
     in.input.dim(0).set_min(0);
@@ -38,22 +40,29 @@ void declare_known_layout(const ConvSpec &spec, const ConvInputs &in, Func &outp
     output.output_buffer().dim(0).set_min(0);
     output.output_buffer().dim(channel_dim).set_bounds(0, spec.out_channels);
 
-    const std::vector<int64_t> weight_shape = spec.weight_shape();  // PyTorch order
+    const std::vector<int64_t> weight_shape = packed_weight_shape(spec);  // outermost first
     int stride = 1;
-    for (int d = 0; d < spec.dims + 2; d++) {
+    for (int d = 0; d < 5; d++) {
         const int extent = static_cast<int>(weight_shape[weight_shape.size() - 1 - d]);
         in.weight.dim(d).set_bounds(0, extent).set_stride(stride);
         stride *= extent;
     }
-    if (spec.bias) in.bias.dim(0).set_bounds(0, spec.out_channels).set_stride(1);
+    if (spec.bias) in.bias.dim(0).set_bounds(0, packed_out_channels(spec)).set_stride(1);
 }
 
 }  // namespace
 
-ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in) {
+bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain) {
+    const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
+    const bool has_padding = ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
+    return has_padding || domain == ConvDomain::Spatial || spec.dims == 1;
+}
+
+ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain) {
     spec.validate();
     ConvPipeline p;
     p.spec = spec;
+    p.domain = domain;
     const Var &x = p.x, &y = p.y, &c = p.c, &n = p.n;
     const bool is_2d = spec.dims == 2;
     const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
@@ -61,15 +70,24 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in) {
     // The input seen as 2-D with a trivial y for Conv1d, then padded as PyTorch pads it.
     Func input_2d("input_2d");
     input_2d(x, y, c, n) = is_2d ? in.input(x, y, c, n) : in.input(x, c, n);
-    const Region spatial_bounds = {
-        Range(0, in.input.dim(0).extent()),
-        is_2d ? Range(0, in.input.dim(1).extent()) : Range(),  // undefined: not padded
-        Range(), Range()};
-    p.padded(x, y, c, n) = apply_padding_mode(spec.padding_mode, input_2d, spatial_bounds)(x, y, c, n);
+    // Tiles may run past the last output (a ragged last tile is computed whole), so
+    // they read through the boundary condition, defined everywhere; only Conv2d's flat
+    // pixel tiles clamp their pixels instead and read the input itself when nothing is
+    // padded.
+    if (reads_through_boundary(spec, domain)) {
+        const Region spatial_bounds = {
+            Range(0, in.input.dim(0).extent()),
+            is_2d ? Range(0, in.input.dim(1).extent()) : Range(),  // undefined: not padded
+            Range(), Range()};
+        p.padded(x, y, c, n) = apply_padding_mode(spec.padding_mode, input_2d, spatial_bounds)(x, y, c, n);
+    } else {
+        p.padded(x, y, c, n) = input_2d(x, y, c, n);  // every tap lies inside the input
+    }
 
-    Func weight_2d("weight_2d");  // weight_2d(kx, ky, ci_g, co)
+    // weight_2d(kx, ky, ci_g, co), read from the packed layout.
+    Func weight_2d("weight_2d");
     Var kx("kx"), ky("ky"), ci("ci"), co("co");
-    weight_2d(kx, ky, ci, co) = is_2d ? in.weight(kx, ky, ci, co) : in.weight(kx, ci, co);
+    weight_2d(kx, ky, ci, co) = in.weight(co % kPackedChannelBlock, kx, ky, ci, co / kPackedChannelBlock);
 
     // Output channel c of group g = c / (C_out/groups) reads input channels
     // g*(C_in/groups) .. (g+1)*(C_in/groups)-1.
@@ -78,11 +96,29 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in) {
     const RDom &r = p.r;
     const Expr input_channel =
         spec.groups == 1 ? Expr(r.z) : (c / spec.out_channels_per_group()) * in_per_group + r.z;
-    const Expr iy = y * ay.stride + r.y * ay.dilation - ay.pad_begin;
-    Expr tap;  // the input value that weight (r.x, r.y, r.z) multiplies for output (x, y, c, n)
-    if (ax.stride == 1) {
+    p.output_width = (in.input.dim(0).extent() + ax.pad_begin + ax.pad_end - ax.dilated_extent()) / ax.stride + 1;
+
+    // The input value that weight (r.x, r.y, r.z) multiplies for output pixel (ox, oy).
+    auto row_of = [&](const Expr &oy) { return oy * ay.stride + r.y * ay.dilation - ay.pad_begin; };
+    Expr tap;
+    std::vector<Var> point;  // conv's pure variables
+    if (domain == ConvDomain::FlatPixels) {
+        // Conv2d: a tile of pixels past the last one recomputes it rather than read
+        // outside the input. (Conv1d reads through the boundary condition instead, so
+        // the pixels of a tile keep evenly spaced addresses.)
+        const Expr output_height =
+            is_2d ? (in.input.dim(1).extent() + ay.pad_begin + ay.pad_end - ay.dilated_extent()) / ay.stride + 1
+                  : Expr(1);
+        const Expr pixel = clamp(p.p, 0, output_height * p.output_width - 1);
+        const Expr ox = is_2d ? pixel % p.output_width : Expr(p.p);
+        const Expr oy = is_2d ? pixel / p.output_width : Expr(0);
         p.conv_input = p.padded;
-        tap = p.padded(x + r.x * ax.dilation - ax.pad_begin, iy, input_channel, n);
+        tap = p.padded(ox * ax.stride + r.x * ax.dilation - ax.pad_begin, row_of(oy), input_channel, n);
+        point = {p.p, c, n};
+    } else if (ax.stride == 1) {
+        p.conv_input = p.padded;
+        tap = p.padded(x + r.x * ax.dilation - ax.pad_begin, row_of(y), input_channel, n);
+        point = {x, y, c, n};
     } else {
         // Column x*s + o, with o = kx*dilation - pad, is column x + floor(o/s) of phase o mod s
         // (Halide's integer / and % round toward -infinity): the same value, read densely.
@@ -90,13 +126,19 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in) {
         p.phases(u, phase, y, c, n) = p.padded(u * ax.stride + phase, y, c, n);
         p.conv_input = p.phases;
         const Expr offset = r.x * ax.dilation - ax.pad_begin;
-        tap = p.phases(x + offset / ax.stride, offset % ax.stride, iy, input_channel, n);
+        tap = p.phases(x + offset / ax.stride, offset % ax.stride, row_of(y), input_channel, n);
+        point = {x, y, c, n};
     }
 
-    p.conv(x, y, c, n) = spec.bias ? in.bias(c) : 0.0f;
-    p.conv(x, y, c, n) += weight_2d(r.x, r.y, r.z, c) * tap;
+    p.conv(point) = spec.bias ? in.bias(c) : 0.0f;
+    p.conv(point) += weight_2d(r.x, r.y, r.z, c) * tap;
 
-    Expr result = is_2d ? p.conv(x, y, c, n) : p.conv(x, 0, c, n);
+    Expr result;
+    if (domain == ConvDomain::FlatPixels) {
+        result = p.conv(is_2d ? y * p.output_width + x : Expr(x), c, n);
+    } else {
+        result = p.conv(x, is_2d ? Expr(y) : Expr(0), c, n);
+    }
     // ReLU(NaN) is NaN in PyTorch, but x86's max(NaN, 0) is 0 (and Halide simplifies a
     // plain select into that max), so NaN is passed through explicitly.
     if (spec.activation == Activation::ReLU) result = select(is_nan(result), result, max(result, 0.0f));

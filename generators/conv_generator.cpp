@@ -54,7 +54,7 @@ public:
         }
         const int rank = spec_.dims + 2;
         input_ = add_input<Buffer<float>>("input", rank);
-        weight_ = add_input<Buffer<float>>("weight", rank);
+        weight_ = add_input<Buffer<float>>("weight", 5);  // packed: convgen/weight_layout.h
         if (spec_.bias) bias_ = add_input<Buffer<float>>("bias", 1);
         output_ = add_output<Buffer<float>>("output", rank);
     }
@@ -64,9 +64,7 @@ public:
         inputs.input = *input_;
         inputs.weight = *weight_;
         if (bias_ != nullptr) inputs.bias = *bias_;
-        ConvPipeline p = define_conv(spec_, inputs);
-        schedule_conv_cpu(p, get_target());
-        *output_ = p.output;
+        *output_ = cpu_pipeline(spec_, inputs, get_target()).output;
     }
 
 private:

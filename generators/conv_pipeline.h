@@ -17,39 +17,55 @@
 namespace convgen {
 
 /// The buffers a conv pipeline reads. ImageParams, so that both a Generator's Inputs and
-/// the JIT can supply them. `bias` is undefined when the layer has no bias.
+/// the JIT can supply them. `bias` is undefined when the layer has no bias. Weight and
+/// bias come packed as convgen/weight_layout.h describes.
 struct ConvInputs {
     Halide::ImageParam input;   // (x, [y,] c, n)            = PyTorch (N, C_in, [H,] W)
-    Halide::ImageParam weight;  // (kx, [ky,] ci_g, co)      = PyTorch (C_out, C_in/groups, [kH,] kW)
-    Halide::ImageParam bias;    // (co)
+    Halide::ImageParam weight;  // (co%16, kx, ky, ci_g, co/16): packed, output channels innermost
+    Halide::ImageParam bias;    // (co), zero-padded
 };
 
 /// Makes the ImageParams for a spec, named "input", "weight" and "bias".
 ConvInputs make_conv_inputs(const ConvSpec &spec);
 
+/// Which points the accumulator Func `conv` is defined over. The sum is the same; what
+/// differs is how a schedule can tile it.
+enum class ConvDomain {
+    Spatial,     // conv(x, y, co, n): tiles are rectangles of one output plane
+    FlatPixels,  // conv(p, co, n), p = y * W_out + x: tiles are runs of pixels that may
+                 // wrap to the next row, so small and odd planes waste no lanes
+};
+
 /// The layer as Funcs. Everything a schedule needs to name is here.
 struct ConvPipeline {
     ConvSpec spec;
-    Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
-    Halide::Func padded{"padded"};  // padded(x, y, ci, n): the input as padding_mode reads it
-    // What conv reads from: `padded` itself for stride 1 along x; for stride s > 1, `phases`,
-    // padded split into s interleaved phases, phases(u, ph, y, ci, n) = padded(u*s + ph, ...),
-    // so the strided reads of a vector of outputs become dense loads from one phase.
+    ConvDomain domain = ConvDomain::Spatial;
+    Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"}, p{"p"};
+    // padded(x, y, ci, n): the input as padding_mode reads it (the input itself when the
+    // layer has no padding).
+    Halide::Func padded{"padded"};
+    // What conv reads from. Spatial domain, stride s > 1 along x: `phases`, padded split
+    // into s interleaved phases, phases(u, ph, y, ci, n) = padded(u*s + ph, ...), so the
+    // strided reads of a vector of outputs become dense loads from one phase. Otherwise
+    // `padded` itself.
     Halide::Func phases{"phases"};
     Halide::Func conv_input;
-    Halide::Func conv{"conv"};      // conv(x, y, co, n): bias + the weighted sum (accumulator)
+    Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
     Halide::Func output{"output"};  // output(x, [y,] co, n): the activation of conv
     Halide::RDom r;                 // r.x: kx, r.y: ky, r.z: input channel within the group
+    Halide::Expr output_width;      // W_out, from the input's width (PyTorch's formula)
 };
 
 /// The algorithm. Also declares what is known at build time about the buffers (channel
-/// counts, the weight's dense layout, unit stride on x) so the schedule can rely on it.
-ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs);
+/// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
+ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain);
 
-/// CPU schedule: register-blocked accumulators (output channels x vectors of output
-/// width), the padded input materialized once per parallel task, tasks over batch x rows
-/// (Conv1d: batch x column chunks). Sizes follow the target's vector width and register
-/// count.
-void schedule_conv_cpu(ConvPipeline &p, const Halide::Target &target);
+/// Whether define_conv reads the input through the padding mode's boundary condition
+/// (defined everywhere; schedules materialize it) or reads the input itself.
+bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain);
+
+/// The pipeline for a CPU target: define_conv over the domain the CPU schedule wants for
+/// this layer, scheduled for the target's vector width and register count.
+ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target);
 
 }  // namespace convgen

@@ -6,9 +6,7 @@ using namespace Halide;
 
 JitKernel::JitKernel(const ConvSpec &spec, const Target &target)
     : Kernel("jit", spec), target_(target), inputs_(make_conv_inputs(spec)) {
-    ConvPipeline p = define_conv(spec, inputs_);
-    schedule_conv_cpu(p, target_);
-    pipeline_ = Pipeline(p.output);
+    pipeline_ = Pipeline(cpu_pipeline(spec, inputs_, target_).output);
     pipeline_.compile_jit(target_);
 }
 

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 
+#include "convgen/weight_layout.h"
+
 namespace convgen {
 
 using namespace Halide;
@@ -21,6 +23,8 @@ namespace {
 
 // Three loop nests, by layer class.
 enum class Plan {
+    ChannelTiles, // vectors across output channels x a run of flat pixels; tasks over
+                  // (channel tile, row chunk, image)
     Conv2d,       // channels of a block share input loads; tasks over (channel block, row tile)
     Depthwise2d,  // one input channel per output channel; tasks over channel chunks
     Conv1d,       // tasks over (column chunk, batch)
@@ -36,6 +40,8 @@ struct CpuTiling {
     int row_tiles_per_task; // Conv2d
     int channels_per_task;  // Depthwise2d
     int tiles_per_task;     // Conv1d: tiles along x per task
+    int channel_tile;       // ChannelTiles: output channels per register tile (whole vectors)
+    int pixels;             // ChannelTiles: flat pixels per register tile
 
     int tile_width() const { return vector_width * x_vectors; }
 };
@@ -46,12 +52,10 @@ int largest_divisor(int n, std::initializer_list<int> candidates) {
     return 1;
 }
 
-// Tile sizes measured on the benchmark suite (bench/RESULTS.md, AVX2 on Zen). A tile
-// needs enough independent FMA chains to cover the FMA latency, and few enough registers
-// that LLVM keeps the accumulators, the input vectors and a broadcast weight in registers
-// (16 on AVX2/SSE, 32 on AVX-512). Conv1d: 4 channels x 3 vectors (12 accumulators;
-// AVX-512: x 5). Conv2d: 4 channels x 2 rows (8; AVX-512: x 4 rows), or x 2 vectors for
-// strided and 1x1 layers: 3 rows ran no faster and waste more on partial tiles.
+// Tile sizes measured on the benchmark suite (bench/RESULTS.md). A tile needs enough
+// independent FMA chains to cover the FMA latency, and few enough registers that LLVM
+// keeps the accumulators, the operands and a broadcast in registers (16 on AVX2/SSE,
+// 32 on AVX-512).
 CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
     CpuTiling t;
     t.vector_width = target.natural_vector_size<float>();
@@ -62,7 +66,22 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
     t.tiles_per_task = 8;
     t.row_tiles_per_task = 4;  // tasks of tens of microseconds: cheap to hand out, enough to balance
 
-    if (spec.dims == 1) {
+    // Channel tiles: one weight vector per group of output channels, one input broadcast
+    // per pixel; AVX-512: 2 vectors x 12 pixels, AVX2: 2 x 6, SSE: 4 x 3 (24 or 12
+    // accumulators). A vector of output channels must stay within one group.
+    t.channel_tile = std::min(kPackedChannelMultiple, 2 * std::max(t.vector_width, 8));
+    t.pixels = many_registers ? 12 : t.vector_width >= 8 ? 6 : 3;
+    // Conv1d keeps vectors along x: its channel tiles measured 1.5-2.5x slower on the
+    // suite's Conv1d layers (short reductions; see bench/RESULTS.md).
+    const bool channels_vectorize =
+        spec.dims == 2 && spec.in_channels_per_group() > 1 &&
+        (spec.groups == 1 || spec.out_channels_per_group() % t.channel_tile == 0);
+    if (channels_vectorize) {
+        t.plan = Plan::ChannelTiles;
+        t.channel_block = t.channel_tile;
+        t.rows = 1;
+        t.x_vectors = 1;
+    } else if (spec.dims == 1) {
         t.plan = Plan::Conv1d;
         t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
         t.rows = 1;
@@ -123,8 +142,8 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
             .reorder(xi, yi, xo, yo, p.c, co, p.n)
             .fuse(co, p.n, task);
         break;
-    case Plan::Conv2d:
-    {
+    case Plan::ChannelTiles: break;  // schedule_channel_tiles
+    case Plan::Conv2d: {
         Var yoo("yoo");
         s.split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
             .unroll(ci)
@@ -142,10 +161,9 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
     s.parallel(task);
 }
 
-}  // namespace
 
-void schedule_conv_cpu(ConvPipeline &p, const Target &target) {
-    const CpuTiling t = choose_tiling(p.spec, target);
+// The x-vectorized plans (Conv2d, Depthwise2d, Conv1d) over the spatial domain.
+void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
     Func &output = p.output;
     const bool is_2d = p.spec.dims == 2;
 
@@ -191,6 +209,90 @@ void schedule_conv_cpu(ConvPipeline &p, const Target &target) {
     } else {
         input.compute_at(output, Var("task"));
     }
+}
+
+// ChannelTiles over the flat-pixel domain. Loop nest, innermost first:
+//   conv:   lanes of a channel vector, channel vectors, pixels (all unrolled: the register
+//           tile), kx (unrolled), ky, ci
+//   stage:  the tile copied out of registers | pixel tiles | channel tiles
+//   output: x (vectorized), rows, channels | task = (row chunk, channel tile) | [n]
+// `stage` holds one task's conv results with pixels innermost, so output stores dense
+// rows of NCHW; the transposition costs one move per output, against C_in*kH*kW/lanes
+// FMAs per output in conv.
+void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materialize_input) {
+    const bool is_2d = p.spec.dims == 2;
+    const int vw = t.vector_width;
+    // About this many output pixels per task: tens of microseconds of work.
+    const int task_pixels = 256;
+    Func &output = p.output;
+    Var co("co"), ci("ci"), chunk("chunk"), xi("xi"), task("task");
+    output.split(p.c, co, ci, t.channel_tile, TailStrategy::GuardWithIf);
+    if (is_2d) {
+        output.split(p.y, chunk, p.y, max(1, task_pixels / p.output_width), TailStrategy::GuardWithIf)
+            .reorder(p.x, p.y, ci, chunk, co, p.n);
+    } else {
+        output.split(p.x, chunk, p.x, task_pixels, TailStrategy::GuardWithIf).reorder(p.x, ci, chunk, co, p.n);
+    }
+    if (materialize_input) {
+        output.fuse(chunk, co, task);
+    } else {
+        Var chunk_co("chunk_co");
+        output.fuse(chunk, co, chunk_co).fuse(chunk_co, p.n, task);
+    }
+    output.parallel(task);
+    output.specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
+
+    // One channel tile per task, stated as a constant extent: with a symbolic one,
+    // Halide's bounds queries for the weight and bias grow past their ends.
+    Func stage = p.conv.in();
+    Var po("po"), pi("pi");
+    stage.compute_at(output, task)
+        .align_bounds(p.c, t.channel_tile)
+        .bound_extent(p.c, t.channel_tile)
+        .split(p.p, po, pi, t.pixels, TailStrategy::RoundUp)
+        .reorder(p.c, pi, po, p.n)
+        .vectorize(p.c, vw)
+        .unroll(p.c)
+        .unroll(pi);
+
+    Var cvo("cvo"), cvi("cvi");
+    p.conv.compute_at(stage, po)
+        .reorder_storage(p.c, p.p, p.n)
+        .align_bounds(p.c, t.channel_tile)
+        .bound_extent(p.c, t.channel_tile)
+        .bound_extent(p.p, t.pixels)
+        .split(p.c, cvo, cvi, vw)
+        .vectorize(cvi)
+        .unroll(cvo)
+        .unroll(p.p);
+    Stage update = p.conv.update();
+    update.split(p.c, cvo, cvi, vw)
+        .vectorize(cvi)
+        .unroll(cvo)
+        .unroll(p.p)
+        .reorder(cvi, cvo, p.p, p.r.x, p.r.y, p.r.z, p.n);
+    // Conv2d: taps unrolled along x. Conv1d: not, since the pixels of a tile are then
+    // evenly spaced and LLVM would share each broadcast between neighbouring taps,
+    // keeping more values live than there are registers.
+    if (is_2d && p.spec.axis_x().kernel <= 7) update.unroll(p.r.x);
+
+    if (materialize_input) {
+        p.padded.compute_at(output, p.n).parallel(p.c).vectorize(p.x, vw, TailStrategy::RoundUp);
+    }
+}
+
+}  // namespace
+
+ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target) {
+    const CpuTiling t = choose_tiling(spec, target);
+    if (t.plan == Plan::ChannelTiles) {
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels);
+        schedule_channel_tiles(p, t, reads_through_boundary(spec, ConvDomain::FlatPixels));
+        return p;
+    }
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial);
+    schedule_spatial(p, t);
+    return p;
 }
 
 }  // namespace convgen

@@ -3,7 +3,9 @@
 # it at 1 and 2 threads; the table is also written to bench/RESULTS.md with the machine's
 # CPU and the date. Extra arguments go to convgen_bench (e.g. --layers resnet50_res4_3x3).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-CONVGEN_PACKAGES+=(libdnnl-dev)
+# oneDNN's CMake package looks for OpenCL headers and the ICD loader (Debian builds it with
+# OpenCL support), so those come too.
+CONVGEN_PACKAGES+=(libdnnl-dev ocl-icd-opencl-dev opencl-headers)
 CONVGEN_BUILD="${CONVGEN_BENCH_BUILD_DIR:-$CONVGEN_ROOT/build-bench}"
 install_missing_packages
 say "Configuring $CONVGEN_BUILD"

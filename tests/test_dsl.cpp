@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "convgen/spec.h"
+#include "convgen/weight_layout.h"
 
 using namespace convgen;
 using Shape = std::vector<int64_t>;
@@ -202,6 +203,35 @@ TEST_CASE("Weight and bias shapes", "[dsl]") {
     CHECK(ConvSpec(Conv2d(8, 14, {3, 2})).weight_shape() == Shape{14, 8, 3, 2});
     CHECK(ConvSpec(Conv1d(6, 4, 5).groups(2)).weight_shape() == Shape{4, 3, 5});
     CHECK(ConvSpec(Conv1d(6, 4, 5)).bias_shape() == Shape{4});
+}
+
+TEST_CASE("Weights pack with output channels innermost, zero-padded", "[dsl]") {
+    // Conv2d(3, 40, (2, 1)): 40 output channels pad to 64 (two blocks of 16 beyond the
+    // first two), each with 3 * 2 * 1 taps. Weight value = 1000*co + tap + 1, so every
+    // packed slot names the value it must hold.
+    const ConvSpec s = Conv2d(3, 40, {2, 1});
+    CHECK(packed_out_channels(s) == 64);
+    CHECK(packed_weight_shape(s) == std::vector<int64_t>{4, 3, 2, 1, 16});
+    const int taps = 3 * 2 * 1;
+    std::vector<float> weight(40 * taps);
+    for (int co = 0; co < 40; co++)
+        for (int tap = 0; tap < taps; tap++) weight[co * taps + tap] = float(1000 * co + tap + 1);
+    const std::vector<float> packed = pack_weight(s, weight.data());
+    REQUIRE(packed.size() == 4u * taps * 16);
+    for (int block = 0; block < 4; block++)
+        for (int tap = 0; tap < taps; tap++)
+            for (int lane = 0; lane < 16; lane++) {
+                const int co = block * 16 + lane;
+                const float expected = co < 40 ? float(1000 * co + tap + 1) : 0.0f;
+                CHECK(packed[(block * taps + tap) * 16 + lane] == expected);
+            }
+    const std::vector<float> bias(40, 2.5f);
+    const std::vector<float> padded = pack_bias(s, bias.data());
+    REQUIRE(padded.size() == 64u);
+    CHECK(padded[39] == 2.5f);
+    CHECK(padded[40] == 0.0f);
+    // Conv1d packs with kH = 1, so every packed weight has five dimensions.
+    CHECK(packed_weight_shape(Conv1d(4, 32, 3)) == std::vector<int64_t>{2, 4, 1, 3, 16});
 }
 
 TEST_CASE("axis() resolves explicit, valid and same padding", "[dsl]") {

@@ -113,6 +113,32 @@ TEST_CASE("wide and tall and tiny outputs take every branch of the schedule", "[
     }
 }
 
+TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups of whole tiles", "[jit]") {
+    // Conv2d layers vectorized across output channels with runs of flat pixels: C_out
+    // not a multiple of the channel tile (the packed weight's zero padding is computed
+    // and dropped), planes smaller than one pixel tile (the pixels clamp), tiles that
+    // wrap from one row to the next, strided and 1x1 layers with no padding, and groups
+    // whose channels fill whole tiles.
+    struct Case {
+        const char *spec;
+        std::vector<int64_t> input_shape;
+    };
+    const Case cases[] = {
+        {"Conv2d(5, 40, kernel_size=3, padding=1) -> ReLU()", {2, 5, 7, 7}},
+        {"Conv2d(5, 40, kernel_size=3, padding=1) -> ReLU()", {1, 5, 2, 2}},
+        {"Conv2d(6, 33, kernel_size=(3, 2), stride=(2, 3), dilation=(1, 2), padding_mode='reflect', padding=2)", {1, 6, 13, 11}},
+        {"Conv2d(17, 70, kernel_size=1, bias=False)", {3, 17, 5, 9}},
+        {"Conv2d(8, 64, kernel_size=3, stride=2, groups=2, padding=1, padding_mode='replicate')", {1, 8, 9, 10}},
+        {"Conv2d(64, 64, kernel_size=3, groups=2, padding='same', padding_mode='circular')", {2, 64, 6, 5}},
+    };
+    uint32_t seed = 7;
+    for (const Case &c : cases) {
+        INFO(c.spec);
+        const JitKernel k(parse_spec(c.spec));
+        convgen_test::check_against_reference(k, c.input_shape, seed++);
+    }
+}
+
 TEST_CASE("NaN and infinity propagate as in PyTorch", "[jit]") {
     const JitKernel k(parse_spec("Conv1d(1, 1, 2, bias=False) -> ReLU()"));
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();

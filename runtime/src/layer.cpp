@@ -9,6 +9,8 @@
 #include <limits>
 #include <sstream>
 
+#include "convgen/weight_layout.h"
+
 namespace convgen {
 
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t> &shape) {
@@ -105,7 +107,7 @@ public:
     halide_buffer_t *get() { return &buf_; }
 
 private:
-    halide_dimension_t dims_[kMaxSpatialDims + 2] = {};
+    halide_dimension_t dims_[5] = {};  // up to the packed weight's five dimensions
     halide_buffer_t buf_ = {};
 };
 
@@ -130,7 +132,8 @@ Layer::Layer(const Kernel &kernel, ConstTensorView weight, std::optional<ConstTe
     const ConvSpec &s = spec();
     expect_shape(weight.shape(), s.weight_shape(), "weight", s);
     check_view(weight, "weight", s);
-    weight_ = contiguous_copy(weight);
+    // Packed once into the layout the kernels read (convgen/weight_layout.h).
+    weight_ = Tensor(packed_weight_shape(s), pack_weight(s, contiguous_copy(weight).data()));
     if (s.bias != bias.has_value()) {
         shape_error(describe("bias", s) + (s.bias ? ": the layer has bias=True but no bias tensor was given"
                                                   : ": the layer has bias=False but a bias tensor was given"));
@@ -138,7 +141,7 @@ Layer::Layer(const Kernel &kernel, ConstTensorView weight, std::optional<ConstTe
     if (bias) {
         expect_shape(bias->shape(), s.bias_shape(), "bias", s);
         check_view(*bias, "bias", s);
-        bias_ = contiguous_copy(*bias);
+        bias_ = Tensor({packed_out_channels(s)}, pack_bias(s, contiguous_copy(*bias).data()));
     }
 }
 

@@ -10,8 +10,8 @@
 namespace convgen {
 
 /// Pairs a Kernel with weights (and bias) and runs it on tensors in PyTorch layout.
-/// Creating a layer checks and copies the weights once, so the caller's weight memory
-/// may be released afterwards. forward() checks every tensor against the spec before
+/// Creating a layer checks the weights and packs a copy once into the layout the kernels
+/// read (convgen/weight_layout.h), so the caller's weight memory may be released afterwards. forward() checks every tensor against the spec before
 /// any generated code runs and throws Error(ShapeMismatch) naming the tensor, the shape
 /// expected and the shape found. A Layer is immutable: forward() may be called from
 /// several threads at once. The kernel must outlive the layer (linked kernels do).
