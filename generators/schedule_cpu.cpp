@@ -83,14 +83,23 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
         t.x_vectors = 1;
     } else if (spec.dims == 1) {
         t.plan = Plan::Conv1d;
-        t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
         t.rows = 1;
-        const int accumulators = many_registers ? 20 : 12;
-        t.x_vectors = std::max(1, std::min(many_registers ? 5 : 3, accumulators / t.channel_block));
+        if (many_registers) {
+            // Up to 10 channels x 2 vectors: a 32-wide tile, so short sequences (text)
+            // still fill it, with one vector load per 5-10 FMAs.
+            t.channel_block = largest_divisor(spec.out_channels_per_group(), {10, 8, 6, 5, 4, 3, 2});
+            t.x_vectors = std::max(2, std::min(5, 20 / t.channel_block));
+        } else {
+            t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
+            t.x_vectors = std::max(1, std::min(3, 12 / t.channel_block));
+        }
     } else if (spec.in_channels_per_group() == 1) {
         // Depthwise: nothing to share between channels (and Halide 14 emits misaligned
         // aligned loads for strided reads from several padded planes in one tile).
         t.plan = Plan::Depthwise2d;
+        // At most 8 lanes: AVX-512's 16 would leave 14-wide planes unvectorized, and a
+        // memory-bound layer gains nothing from wider vectors.
+        t.vector_width = std::min(t.vector_width, 8);
         t.channel_block = 1;
         t.rows = 4;
         t.x_vectors = 1;
@@ -228,7 +237,10 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materializ
     Var co("co"), ci("ci"), chunk("chunk"), xi("xi"), task("task");
     output.split(p.c, co, ci, t.channel_tile, TailStrategy::GuardWithIf);
     if (is_2d) {
-        output.split(p.y, chunk, p.y, max(1, task_pixels / p.output_width), TailStrategy::GuardWithIf)
+        // Rows split evenly into ceil(pixels / task_pixels) chunks, so no task is a sliver.
+        const Expr height = output.output_buffer().dim(1).extent();
+        const Expr chunks = max(1, (height * p.output_width + task_pixels - 1) / task_pixels);
+        output.split(p.y, chunk, p.y, (height + chunks - 1) / chunks, TailStrategy::GuardWithIf)
             .reorder(p.x, p.y, ci, chunk, co, p.n);
     } else {
         output.split(p.x, chunk, p.x, task_pixels, TailStrategy::GuardWithIf).reorder(p.x, ci, chunk, co, p.n);
