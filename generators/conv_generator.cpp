@@ -45,7 +45,7 @@ public:
         }
         const std::string text = percent_decode(spec_text.value());
         try {
-            spec_ = parse_spec(text);
+            spec_ = kernel_spec(parse_spec(text));  // a pointwise Conv2d compiles as its Conv1d
         } catch (const Error &e) {
             // Halide's driver would print this as an "unhandled exception"; say what it is
             // and stop the build step here.

@@ -234,6 +234,21 @@ TEST_CASE("Weights pack with output channels innermost, zero-padded", "[dsl]") {
     CHECK(packed_weight_shape(Conv1d(4, 32, 3)) == std::vector<int64_t>{2, 4, 1, 3, 16});
 }
 
+TEST_CASE("Pointwise Conv2d layers compile as the Conv1d over flattened pixels", "[dsl]") {
+    const ConvSpec pointwise = parse_spec("Conv2d(64, 256, kernel_size=1, groups=2, bias=False) -> ReLU()");
+    CHECK(is_pointwise_conv2d(pointwise));
+    CHECK(to_string(kernel_spec(pointwise)) == "Conv1d(64, 256, kernel_size=(1,), stride=(1,), groups=2, bias=False) -> ReLU()");
+    // 'same' and any dilation or padding mode of a 1x1 kernel read no padding either.
+    CHECK(kernel_spec(parse_spec("Conv2d(8, 8, 1, padding='same', dilation=3, padding_mode='reflect')")).dims == 1);
+    // Not pointwise: a wider kernel, a stride, padding. Long reductions stay Conv2d.
+    for (const char *text : {"Conv2d(8, 8, (1, 3))", "Conv2d(8, 8, 1, stride=2)", "Conv2d(8, 8, 1, padding=1)",
+                             "Conv2d(1024, 256, 1)", "Conv1d(8, 8, 1)"}) {
+        INFO(text);
+        CHECK(kernel_spec(parse_spec(text)) == parse_spec(text));
+    }
+    CHECK(!is_pointwise_conv2d(parse_spec("Conv2d(8, 8, 1, padding=1)")));
+}
+
 TEST_CASE("axis() resolves explicit, valid and same padding", "[dsl]") {
     SECTION("explicit padding is symmetric") {
         const ConvSpec spec = Conv2d(1, 1, {3, 5}).padding({1, 2}).stride({2, 3}).dilation({1, 2});

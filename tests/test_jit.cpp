@@ -210,3 +210,39 @@ TEST_CASE("strided views of the batch and channel axes are read correctly", "[ji
     const auto ref = convgen_test::reference_conv(k.spec(), {2, 2, 6, 7}, packed, weight, bias);
     for (size_t i = 0; i < ref.values.size(); i++) REQUIRE(convgen_test::close_enough(dense.data()[i], ref.values[i], ref.magnitudes[i]));
 }
+
+TEST_CASE("pointwise layers run over flattened planes, dense or not", "[jit]") {
+    // A 1x1, stride-1, unpadded Conv2d with a short reduction is compiled as a Conv1d over
+    // H*W pixels. Dense planes are handed over as they are; planes of a strided view (a
+    // crop of a wider image, here columns 1..5 of 7) are copied in, and a strided output
+    // is written back through a copy. All three must agree with the reference.
+    const convgen::ConvSpec spec = parse_spec("Conv2d(3, 5, kernel_size=1, padding='same') -> ReLU()");
+    REQUIRE(convgen::kernel_spec(spec).dims == 1);
+    const JitKernel k(spec);
+    const std::vector<int64_t> shape = {2, 3, 4, 5};
+    const std::vector<float> wide = convgen_test::random_values(2 * 3 * 4 * 7, 11);
+    std::vector<float> cropped;  // the same crop, dense
+    for (size_t row = 0; row < 2 * 3 * 4; row++)
+        cropped.insert(cropped.end(), wide.begin() + row * 7 + 1, wide.begin() + row * 7 + 6);
+    const std::vector<float> weight = convgen_test::random_values(5 * 3, 12), bias = convgen_test::random_values(5, 13);
+    const convgen::Layer layer(k, convgen::ConstTensorView(weight.data(), {5, 3, 1, 1}),
+                               convgen::ConstTensorView(bias.data(), {5}));
+
+    const auto dense = layer.forward(convgen::ConstTensorView(cropped.data(), shape));
+    const auto from_crop = layer.forward(convgen::ConstTensorView(wide.data() + 1, shape, {84, 28, 7, 1}));
+    std::vector<float> wide_output(2 * 5 * 4 * 9, -7.0f);  // into columns 2..6 of a 9-wide image
+    layer.forward(convgen::ConstTensorView(cropped.data(), shape),
+                  convgen::TensorView(wide_output.data() + 2, {2, 5, 4, 5}, {180, 36, 9, 1}));
+
+    const auto ref = convgen_test::reference_conv(spec, shape, cropped, weight, bias);
+    REQUIRE(dense.values().size() == ref.values.size());
+    for (size_t i = 0; i < ref.values.size(); i++) {
+        REQUIRE(convgen_test::close_enough(dense.data()[i], ref.values[i], ref.magnitudes[i]));
+        REQUIRE(from_crop.data()[i] == dense.data()[i]);
+        const size_t row = i / 5, col = i % 5;
+        REQUIRE(wide_output[row * 9 + 2 + col] == dense.data()[i]);
+    }
+    for (size_t row = 0; row < 2 * 5 * 4; row++) {  // nothing written outside the view
+        for (size_t col : {0, 1, 7, 8}) REQUIRE(wide_output[row * 9 + col] == -7.0f);
+    }
+}

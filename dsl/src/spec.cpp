@@ -350,6 +350,33 @@ double ConvSpec::flops(const std::vector<int64_t> &input_shape) const {
     return result;
 }
 
+bool is_pointwise_conv2d(const ConvSpec &spec) {
+    if (spec.dims != 2) return false;
+    for (int i = 0; i < 2; i++) {
+        const AxisParams a = spec.axis(i);
+        if (a.kernel != 1 || a.stride != 1 || a.pad_begin != 0 || a.pad_end != 0) return false;
+    }
+    return true;
+}
+
+ConvSpec kernel_spec(const ConvSpec &spec) {
+    // Past 256 input channels per group a pointwise layer is better served as a Conv2d
+    // (vectors across output channels: the long reduction pays for moving results out of
+    // channel vectors, and the output channels split into parallel tasks); shorter ones
+    // run faster as a Conv1d with vectors along the pixels (bench/RESULTS.md).
+    if (!is_pointwise_conv2d(spec) || spec.in_channels_per_group() > 256) return spec;
+    ConvSpec flat = spec;
+    flat.dims = 1;
+    flat.kernel_size = {1, kDefaultKernel};
+    flat.stride = {1, kDefaultStride};
+    flat.padding = {0, kDefaultPadding};
+    flat.dilation = {1, kDefaultDilation};  // a 1-tap kernel spans one pixel at any dilation
+    flat.padding_kind = PaddingKind::Explicit;
+    flat.padding_mode = PaddingMode::Zeros;  // nothing is padded
+    flat.validate();
+    return flat;
+}
+
 bool operator==(const ConvSpec &a, const ConvSpec &b) {
     // The padding numbers only mean something for explicit padding; 'same' and 'valid'
     // layers are equal whatever is left in the array.

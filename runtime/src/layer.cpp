@@ -111,18 +111,38 @@ private:
     halide_buffer_t buf_ = {};
 };
 
+// Copies between two views of one shape, element by element in row-major order.
+void copy_elements(const ConstTensorView &from, const TensorView &to) {
+    const int rank = from.rank();
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t i = 0; i < from.numel(); i++) {
+        int64_t from_offset = 0, to_offset = 0;
+        for (int d = 0; d < rank; d++) {
+            from_offset += index[d] * from.strides()[d];
+            to_offset += index[d] * to.strides()[d];
+        }
+        to.data()[to_offset] = from.data()[from_offset];
+        for (int d = rank - 1; d >= 0 && ++index[d] == from.shape()[d]; d--) index[d] = 0;
+    }
+}
+
 // Copies a (possibly strided) view into a contiguous tensor.
 Tensor contiguous_copy(const ConstTensorView &t) {
     Tensor out(t.shape());
-    const int rank = t.rank();
-    std::vector<int64_t> index(rank, 0);
-    for (int64_t i = 0; i < out.numel(); i++) {
-        int64_t offset = 0;
-        for (int d = 0; d < rank; d++) offset += index[d] * t.strides()[d];
-        out.data()[i] = t.data()[offset];
-        for (int d = rank - 1; d >= 0 && ++index[d] == t.shape()[d]; d--) index[d] = 0;
-    }
+    copy_elements(t, out.view());
     return out;
+}
+
+// Pointwise Conv2d kernels are compiled as Conv1d over flattened pixels (kernel_spec):
+// an (N, C, H, W) view whose planes are dense is the (N, C, H*W) view they read.
+template <typename T>
+bool planes_are_dense(const BasicTensorView<T> &t) {
+    return t.strides()[3] == 1 && t.strides()[2] == t.shape()[3];
+}
+template <typename T>
+BasicTensorView<T> flatten_planes(const BasicTensorView<T> &t) {
+    return BasicTensorView<T>(t.data(), {t.shape()[0], t.shape()[1], t.shape()[2] * t.shape()[3]},
+                              {t.strides()[0], t.strides()[1], 1});
 }
 
 }  // namespace
@@ -158,6 +178,28 @@ void Layer::forward(ConstTensorView input, TensorView output) const {
         }
     }
 
+    if (kernel_spec(s).dims == s.dims) {
+        run_kernel(input, output);
+        return;
+    }
+    // A pointwise Conv2d: planes that are not dense (a strided view) go through dense
+    // copies first.
+    Tensor dense_input, dense_output;
+    ConstTensorView in = input;
+    TensorView out = output;
+    if (!planes_are_dense(in)) {
+        dense_input = contiguous_copy(input);
+        in = dense_input.view();
+    }
+    if (!planes_are_dense(out)) {
+        dense_output = Tensor(output.shape());
+        out = dense_output.view();
+    }
+    run_kernel(flatten_planes(in), flatten_planes(out));
+    if (out.data() != output.data()) copy_elements(dense_output.view(), output);
+}
+
+void Layer::run_kernel(ConstTensorView input, TensorView output) const {
     HalideBufferView in(input), out(output), w(weight_.view());
     std::optional<HalideBufferView> b;
     if (bias_) b.emplace(bias_->view());

@@ -88,6 +88,17 @@ struct ConvSpec {
     friend bool operator!=(const ConvSpec &a, const ConvSpec &b) { return !(a == b); }
 };
 
+/// Whether a Conv2d is pointwise: a 1x1 kernel, stride 1 and no padding, so each output
+/// pixel reads only the same input pixel and, over planes stored densely, the layer is a
+/// Conv1d over the H*W pixels of each plane.
+bool is_pointwise_conv2d(const ConvSpec &spec);
+
+/// The layer a kernel is compiled for: `spec` itself, or for a pointwise Conv2d with at
+/// most 256 input channels per group the Conv1d over flattened pixels that it equals
+/// (Layer hands such a kernel (N, C, H*W) views).
+/// Same weights (the packed layout does not depend on it), bias and activation.
+ConvSpec kernel_spec(const ConvSpec &spec);
+
 /// Parses PyTorch's printed form or the constructor-call form, optionally followed by
 /// " -> ReLU()". Returns a validated spec. Throws Error(ParseError) for text that is not
 /// a layer description and Error(InvalidSpec) for a layer PyTorch would refuse.

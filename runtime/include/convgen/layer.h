@@ -35,6 +35,9 @@ public:
     Tensor forward(ConstTensorView input) const;
 
 private:
+    /// Runs the kernel on views already checked, in the rank the kernel was compiled for.
+    void run_kernel(ConstTensorView input, TensorView output) const;
+
     const Kernel *kernel_;
     Tensor weight_;
     std::optional<Tensor> bias_;
