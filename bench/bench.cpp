@@ -10,8 +10,12 @@
 // after warm-up. convgen's output is checked against oneDNN's for every layer, so a fast
 // wrong kernel cannot score. Weights are prepared once on both sides (convgen copies them
 // when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
+// Each thread count runs in a child process of its own, so no thread pool from one
+// measurement (OpenMP's for oneDNN, Halide's for convgen) competes with the next.
 #include <immintrin.h>
 #include <omp.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -366,6 +370,95 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
+// One thread count's table: printed as it goes, returned as Markdown.
+std::string bench_thread_count(int threads, const std::vector<SuiteLayer> &suite, const std::vector<std::string> &only,
+                               const std::string &isa) {
+    std::ostringstream md;
+    const double peak = measure_peak_gflops(threads, isa);
+    std::printf("\n%d thread%s: measured fp32 FMA peak %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
+    std::printf("%-26s %10s %10s %12s %9s %8s %9s %7s %9s\n", "layer", "convgen ms", "oneDNN ms", "+reorders ms",
+                "GFLOP/s", "dnn/cg", "dnn+r/cg", "peak", "max diff");
+    char heading[128];
+    std::snprintf(heading, sizeof heading, "\n### %d thread%s (measured FMA peak %.1f GFLOP/s)\n\n", threads,
+                  threads > 1 ? "s" : "", peak);
+    md << heading
+       << "| layer | convgen ms | oneDNN ms | oneDNN + reorders ms | convgen GFLOP/s | oneDNN / convgen | "
+          "oneDNN+reorders / convgen | share of peak |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    double log_prim = 0, log_reorder = 0;
+    int count = 0;
+    for (const SuiteLayer &layer : suite) {
+        if (!only.empty() && std::find(only.begin(), only.end(), layer.name) == only.end()) continue;
+        const Row r = bench_layer(layer, threads, peak);
+        const double prim_ratio = r.dnnl_ms / r.convgen_ms, reorder_ratio = r.dnnl_reorder_ms / r.convgen_ms;
+        log_prim += std::log(prim_ratio);
+        log_reorder += std::log(reorder_ratio);
+        count++;
+        std::printf("%-26s %10.3f %10.3f %12.3f %9.1f %7.2fx %8.2fx %6.1f%% %9.1e%s\n", r.name.c_str(),
+                    r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio, reorder_ratio,
+                    100 * r.peak_share, r.max_rel_diff, r.max_rel_diff > 1e-4 ? "  WRONG" : "");
+        std::fflush(stdout);
+        char line[512];
+        std::snprintf(line, sizeof line, "| %s | %.3f | %.3f | %.3f | %.1f | %.2fx | %.2fx | %.1f%% |\n",
+                      r.name.c_str(), r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio,
+                      reorder_ratio, 100 * r.peak_share);
+        md << line;
+        if (r.max_rel_diff > 1e-4) {
+            throw convgen::Error(convgen::ErrorCode::RuntimeError,
+                                 layer.name + ": convgen's output differs from oneDNN's");
+        }
+    }
+    if (count > 0) {
+        std::printf("%-26s %10s %10s %12s %9s %7.2fx %8.2fx\n", "geometric mean", "", "", "", "",
+                    std::exp(log_prim / count), std::exp(log_reorder / count));
+        char line[256];
+        std::snprintf(line, sizeof line, "| **geometric mean** | | | | | **%.2fx** | **%.2fx** | |\n",
+                      std::exp(log_prim / count), std::exp(log_reorder / count));
+        md << line;
+    }
+    return md.str();
+}
+
+// Runs bench_thread_count in a child process and returns its Markdown. Each thread count
+// starts from a process with no thread pool yet: OpenMP's and Halide's workers left from
+// an earlier thread count kept a core busy and slowed whichever library ran next.
+std::string bench_in_child(int threads, const std::vector<SuiteLayer> &suite, const std::vector<std::string> &only,
+                           const std::string &isa) {
+    std::fflush(stdout);
+    int fds[2];
+    if (pipe(fds) != 0) throw convgen::Error(convgen::ErrorCode::IoError, "pipe() failed");
+    const pid_t pid = fork();
+    if (pid < 0) throw convgen::Error(convgen::ErrorCode::IoError, "fork() failed");
+    if (pid == 0) {
+        close(fds[0]);
+        int status = 0;
+        try {
+            const std::string md = bench_thread_count(threads, suite, only, isa);
+            for (size_t done = 0; done < md.size();) {
+                const ssize_t n = write(fds[1], md.data() + done, md.size() - done);
+                if (n <= 0) break;
+                done += static_cast<size_t>(n);
+            }
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "convgen_bench: %s\n", e.what());
+            status = 1;
+        }
+        std::fflush(stdout);
+        _exit(status);
+    }
+    close(fds[1]);
+    std::string md;
+    char buffer[4096];
+    for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) md.append(buffer, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw convgen::Error(convgen::ErrorCode::RuntimeError,
+                             "the run at " + std::to_string(threads) + " thread(s) failed");
+    }
+    return md;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -400,53 +493,14 @@ int main(int argc, char **argv) {
         std::printf("CPU: %s; convgen variant: %s; oneDNN %d.%d.%d\n", cpu_model().c_str(), isa.c_str(),
                     dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch);
 
-        std::ostringstream md;
+        std::string md;
         for (int threads : thread_counts) {
-            const double peak = measure_peak_gflops(threads, isa);
-            std::printf("\n%d thread%s: measured fp32 FMA peak %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
-            std::printf("%-26s %10s %10s %12s %9s %8s %9s %7s %9s\n", "layer", "convgen ms", "oneDNN ms", "+reorders ms",
-                        "GFLOP/s", "dnn/cg", "dnn+r/cg", "peak", "max diff");
-            char heading[128];
-            std::snprintf(heading, sizeof heading, "\n### %d thread%s (measured FMA peak %.1f GFLOP/s)\n\n", threads,
-                          threads > 1 ? "s" : "", peak);
-            md << heading
-               << "| layer | convgen ms | oneDNN ms | oneDNN + reorders ms | convgen GFLOP/s | oneDNN / convgen | "
-                  "oneDNN+reorders / convgen | share of peak |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
-            double log_prim = 0, log_reorder = 0;
-            int count = 0;
-            for (const SuiteLayer &layer : suite) {
-                if (!only.empty() && std::find(only.begin(), only.end(), layer.name) == only.end()) continue;
-                const Row r = bench_layer(layer, threads, peak);
-                const double prim_ratio = r.dnnl_ms / r.convgen_ms, reorder_ratio = r.dnnl_reorder_ms / r.convgen_ms;
-                log_prim += std::log(prim_ratio);
-                log_reorder += std::log(reorder_ratio);
-                count++;
-                std::printf("%-26s %10.3f %10.3f %12.3f %9.1f %7.2fx %8.2fx %6.1f%% %9.1e%s\n", r.name.c_str(),
-                            r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio, reorder_ratio,
-                            100 * r.peak_share, r.max_rel_diff, r.max_rel_diff > 1e-4 ? "  WRONG" : "");
-                std::fflush(stdout);
-                char line[512];
-                std::snprintf(line, sizeof line, "| %s | %.3f | %.3f | %.3f | %.1f | %.2fx | %.2fx | %.1f%% |\n",
-                              r.name.c_str(), r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio,
-                              reorder_ratio, 100 * r.peak_share);
-                md << line;
-                if (r.max_rel_diff > 1e-4) {
-                    throw convgen::Error(convgen::ErrorCode::RuntimeError,
-                                         layer.name + ": convgen's output differs from oneDNN's");
-                }
-            }
-            if (count > 0) {
-                std::printf("%-26s %10s %10s %12s %9s %7.2fx %8.2fx\n", "geometric mean", "", "", "", "",
-                            std::exp(log_prim / count), std::exp(log_reorder / count));
-                char line[256];
-                std::snprintf(line, sizeof line, "| **geometric mean** | | | | | **%.2fx** | **%.2fx** | |\n",
-                              std::exp(log_prim / count), std::exp(log_reorder / count));
-                md << line;
-            }
+            md += thread_counts.size() > 1 ? bench_in_child(threads, suite, only, isa)
+                                           : bench_thread_count(threads, suite, only, isa);
         }
         if (!markdown_path.empty()) {
             std::ofstream out(markdown_path);
-            out << "CPU: " << cpu_model() << "; convgen variant: " << isa << "\n" << md.str();
+            out << "CPU: " << cpu_model() << "; convgen variant: " << isa << "\n" << md;
         }
         return 0;
     } catch (const std::exception &e) {
