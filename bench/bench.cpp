@@ -8,7 +8,7 @@
 // (what a caller holding PyTorch tensors pays); convgen GFLOP/s; the ratios; the share of
 // this machine's fp32 FMA peak, measured at start-up. Times are medians of repeated runs
 // after warm-up. convgen's output is checked against oneDNN's for every layer, so a fast
-// wrong kernel cannot score. Weights are prepared once on both sides (convgen copies them
+// wrong kernel cannot score. Weights are prepared once on both sides (convgen packs them
 // when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
 // Each thread count runs in a child process of its own, so no thread pool from one
 // measurement (OpenMP's for oneDNN, Halide's for convgen) competes with the next.

@@ -58,6 +58,16 @@ bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain) {
     return has_padding || domain == ConvDomain::Spatial || spec.dims == 1;
 }
 
+bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain) {
+    const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
+    const bool has_padding = ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
+    // Stride-split phases read the padding inlined: a filled `padded` would be one more
+    // pass over the input.
+    const bool phases = domain == ConvDomain::Spatial && ax.stride > 1;
+    return spec.dims == 2 && has_padding && spec.padding_mode == PaddingMode::Zeros && !phases &&
+           reads_through_boundary(spec, domain);
+}
+
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain) {
     spec.validate();
     ConvPipeline p;
@@ -74,7 +84,14 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     // they read through the boundary condition, defined everywhere; only Conv2d's flat
     // pixel tiles clamp their pixels instead and read the input itself when nothing is
     // padded.
-    if (reads_through_boundary(spec, domain)) {
+    if (fills_then_copies_padding(spec, domain)) {
+        // Zeros around whole planes: zero-fill, then copy the input in. The same values as
+        // constant_exterior, but both steps are dense vector stores, where the boundary
+        // condition's clamped reads become gathers on every vector of a narrow plane.
+        p.interior = RDom(0, in.input.dim(0).extent(), 0, in.input.dim(1).extent(), "interior");
+        p.padded(x, y, c, n) = 0.0f;
+        p.padded(p.interior.x, p.interior.y, c, n) = input_2d(p.interior.x, p.interior.y, c, n);
+    } else if (reads_through_boundary(spec, domain)) {
         const Region spatial_bounds = {
             Range(0, in.input.dim(0).extent()),
             is_2d ? Range(0, in.input.dim(1).extent()) : Range(),  // undefined: not padded

@@ -43,7 +43,11 @@ struct ConvPipeline {
     Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"}, p{"p"};
     // padded(x, y, ci, n): the input as padding_mode reads it (the input itself when the
     // layer has no padding).
+    // For Conv2d with zero padding (fills_then_copies_padding) padded is zero-filled and
+    // then the input is copied over `interior`; a schedule computes it whole planes at a
+    // time (its update writes every input pixel of a plane).
     Halide::Func padded{"padded"};
+    Halide::RDom interior;
     // What conv reads from. Spatial domain, stride s > 1 along x: `phases`, padded split
     // into s interleaved phases, phases(u, ph, y, ci, n) = padded(u*s + ph, ...), so the
     // strided reads of a vector of outputs become dense loads from one phase. Otherwise
@@ -63,6 +67,10 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDom
 /// Whether define_conv reads the input through the padding mode's boundary condition
 /// (defined everywhere; schedules materialize it) or reads the input itself.
 bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain);
+
+/// Whether `padded` is defined as a zero fill and a copy of the input (Conv2d, zero
+/// padding, read through the padding): then it has an update over ConvPipeline::interior.
+bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain);
 
 /// The pipeline for a CPU target: define_conv over the domain the CPU schedule wants for
 /// this layer, scheduled for the target's vector width and register count.

@@ -175,6 +175,17 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
 }
 
 
+// Materializes `padded` at `at`, vectorized along x (and in parallel over channels when
+// asked): both its definitions when it is a zero fill followed by a copy of the input.
+void materialize_padded(ConvPipeline &p, LoopLevel at, int vector_width, bool parallel_channels) {
+    p.padded.compute_at(at).vectorize(p.x, vector_width, TailStrategy::RoundUp);
+    if (parallel_channels) p.padded.parallel(p.c);
+    if (p.padded.num_update_definitions() == 0) return;
+    Stage copy = p.padded.update();
+    copy.vectorize(p.interior.x, vector_width, TailStrategy::GuardWithIf);
+    if (parallel_channels) copy.parallel(p.c);
+}
+
 // The x-vectorized plans (Conv2d, Depthwise2d, Conv1d) over the spatial domain.
 void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
     Func &output = p.output;
@@ -215,12 +226,14 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 
     // The input as conv reads it, materialized so the FMA loops read a dense buffer with
     // no boundary logic.
-    Func input = p.conv_input;
-    input.vectorize(input.args()[0], t.vector_width, TailStrategy::RoundUp);
-    if (t.plan == Plan::Conv2d) {
-        input.compute_at(output, p.n).parallel(p.c);
+    const bool per_image = t.plan == Plan::Conv2d;
+    const LoopLevel at = per_image ? LoopLevel(output, p.n) : LoopLevel(output, Var("task"));
+    if (p.conv_input.name() == p.padded.name()) {
+        materialize_padded(p, at, t.vector_width, per_image);
     } else {
-        input.compute_at(output, Var("task"));
+        // Stride-split phases of the padded input, the padding inlined into them.
+        p.phases.compute_at(at).vectorize(p.phases.args()[0], t.vector_width, TailStrategy::RoundUp);
+        if (per_image) p.phases.parallel(p.c);
     }
 }
 
@@ -293,7 +306,7 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materializ
     if (is_2d && p.spec.axis_x().kernel <= 7) update.unroll(p.r.x);
 
     if (materialize_input) {
-        p.padded.compute_at(output, p.n).parallel(p.c).vectorize(p.x, vw, TailStrategy::RoundUp);
+        materialize_padded(p, LoopLevel(output, p.n), vw, /*parallel_channels=*/true);
     }
 }
 
