@@ -363,6 +363,22 @@ Row bench_layer(const SuiteLayer &layer, int threads, double peak) {
     return row;
 }
 
+// The instruction set oneDNN's JIT kernels use here (DNNL_MAX_CPU_ISA caps it).
+const char *dnnl_isa_name() {
+    using dnnl::cpu_isa;
+    switch (dnnl::get_effective_cpu_isa()) {
+    case cpu_isa::sse41: return "sse41";
+    case cpu_isa::avx: return "avx";
+    case cpu_isa::avx2: return "avx2";
+    case cpu_isa::avx2_vnni: return "avx2_vnni";
+    case cpu_isa::avx512_core: return "avx512_core";
+    case cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
 std::string cpu_model() {
     std::ifstream f("/proc/cpuinfo");
     for (std::string line; std::getline(f, line);)
@@ -490,8 +506,8 @@ int main(int argc, char **argv) {
 
         const std::vector<SuiteLayer> suite = read_suite(CONVGEN_BENCH_CSV);
         const std::string isa = convgen::active_cpu_isa();
-        std::printf("CPU: %s; convgen variant: %s; oneDNN %d.%d.%d\n", cpu_model().c_str(), isa.c_str(),
-                    dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch);
+        std::printf("CPU: %s; convgen variant: %s; oneDNN %d.%d.%d using %s\n", cpu_model().c_str(), isa.c_str(),
+                    dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch, dnnl_isa_name());
 
         std::string md;
         for (int threads : thread_counts) {
@@ -500,7 +516,8 @@ int main(int argc, char **argv) {
         }
         if (!markdown_path.empty()) {
             std::ofstream out(markdown_path);
-            out << "CPU: " << cpu_model() << "; convgen variant: " << isa << "\n" << md;
+            out << "## convgen's " << isa << " variant against oneDNN using " << dnnl_isa_name() << "\n\nCPU: "
+                << cpu_model() << "\n" << md;
         }
         return 0;
     } catch (const std::exception &e) {

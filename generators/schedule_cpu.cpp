@@ -1,14 +1,17 @@
-// CPU SIMD schedule for define_conv's pipeline.
+// CPU SIMD schedules for define_conv's pipeline, one loop nest per layer class.
 //
-// Layout is PyTorch's NCHW, so output width (x) is the contiguous axis and we vectorize
-// along it. The accumulators form a register tile of
-//     channel_block output channels x rows output rows x x_vectors vectors of width
-// that stays in registers for the whole (ci, ky, kx) reduction: each step broadcasts one
-// weight per channel of the block and loads one input vector per row.
-//
-// The padded input is materialized (boundary conditions resolved once, strided layers
-// split into phases) per image, in parallel over channels, so the FMA loops read a dense
-// buffer with no edge logic; depthwise layers and Conv1d materialize it per task.
+// User tensors are PyTorch's NCHW; weights arrive packed with output channels innermost
+// (convgen/weight_layout.h). Two ways to fill a SIMD register:
+//   - ChannelTiles (most Conv2d): vectors across output channels; the accumulators are
+//     channel_tile channels x `pixels` flat output pixels, each reduction step loads one
+//     weight vector per channel vector and broadcasts one input value per pixel. Any
+//     stride, any plane size.
+//   - Vectors along x (Conv1d, depthwise, narrow groups, stems): the accumulators are
+//     channel_block channels x rows x x_vectors vectors of output width; each step
+//     broadcasts one weight per channel and loads one input vector per row.
+// Either way the tile stays in registers for the whole (ci, ky, kx) reduction, and the
+// padded input is materialized (boundary resolved once, strided x-vector layers split
+// into phases) so the FMA loops read a dense buffer with no edge logic.
 #include "conv_pipeline.h"
 
 #include <algorithm>
@@ -21,7 +24,7 @@ using namespace Halide;
 
 namespace {
 
-// Three loop nests, by layer class.
+// The loop nests, by layer class.
 enum class Plan {
     ChannelTiles, // vectors across output channels x a run of flat pixels; tasks over
                   // (channel tile, row chunk, image)
