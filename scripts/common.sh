@@ -29,9 +29,10 @@ install_missing_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Extra arguments are CMake options for the configure step (e.g. -DCONVGEN_SANITIZE=ON).
 configure_and_build() {
     say "Configuring $CONVGEN_BUILD"
-    cmake -S "$CONVGEN_ROOT" -B "$CONVGEN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+    cmake -S "$CONVGEN_ROOT" -B "$CONVGEN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
     say "Building (generators run now: each kernel is compiled for every CPU target)"
     cmake --build "$CONVGEN_BUILD" -j "$(nproc)"
 }
