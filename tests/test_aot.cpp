@@ -138,3 +138,33 @@ TEST_CASE("the thread count is the user's to set", "[aot][threads]") {
 TEST_CASE("an unknown ISA name is refused", "[aot][errors]") {
     REQUIRE_THROWS_AS(convgen::set_max_cpu_isa("avx9000"), convgen::Error);
 }
+
+TEST_CASE("a layer called again on the same shape allocates no scratch memory", "[aot]") {
+    // aot_channel_tiles materializes its padded input and a tile buffer per task. The
+    // image is larger than any other test's, so the first call needs fresh blocks; on one
+    // thread, after two calls the cache holds every block a call needs, so further calls
+    // allocate nothing.
+    convgen::set_num_threads(1);
+    const convgen::Kernel &kernel = convgen::find_kernel("aot_channel_tiles");
+    const convgen::ConvSpec &s = kernel.spec();
+    const int64_t height = 200, width = 180;
+    const std::vector<int64_t> shape = {1, s.in_channels, height, width};
+    std::vector<float> weight = convgen_test::random_values(static_cast<size_t>(s.out_channels * s.in_channels * 9), 1);
+    std::vector<float> bias = convgen_test::random_values(static_cast<size_t>(s.out_channels), 2);
+    std::vector<float> input = convgen_test::random_values(static_cast<size_t>(s.in_channels * height * width), 3);
+    const convgen::Layer layer(kernel, convgen::ConstTensorView(weight.data(), s.weight_shape()),
+                               convgen::ConstTensorView(bias.data(), s.bias_shape()));
+    const convgen::ConstTensorView x(input.data(), shape);
+
+    const size_t before = convgen::scratch_allocations();
+    const convgen::Tensor first = layer.forward(x);
+    CHECK(convgen::scratch_allocations() > before);  // the kernel does use scratch memory
+    layer.forward(x);
+    const size_t warm = convgen::scratch_allocations();
+    for (int call = 0; call < 5; call++) {
+        const convgen::Tensor again = layer.forward(x);
+        CHECK(again.values() == first.values());
+    }
+    CHECK(convgen::scratch_allocations() == warm);
+    convgen::set_num_threads(0);
+}

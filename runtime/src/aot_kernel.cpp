@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace convgen {
 
@@ -28,6 +30,70 @@ void capture_error(void *user_context, const char *message) {
         std::fputs(message, stderr);
     }
 }
+
+// ---- Scratch memory: blocks Halide frees are cached and reused, so repeated calls on
+// one shape allocate nothing. A request takes the smallest cached block that holds it,
+// if that is at most twice its size (the tile buffers of a layer's tasks differ a little
+// in size). halide_default_malloc keeps Halide's alignment and its guarantee that a few
+// bytes around each block may be read.
+class ScratchCache {
+public:
+    void *allocate(void *user_context, size_t size) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto cached = free_.lower_bound(size);
+            if (cached != free_.end() && cached->first <= 2 * size) {
+                void *block = cached->second;
+                cached_bytes_ -= cached->first;
+                free_.erase(cached);
+                return block;
+            }
+            fresh_++;
+        }
+        void *block = halide_default_malloc(user_context, size);
+        if (block != nullptr) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            sizes_[block] = size;
+        }
+        return block;
+    }
+
+    void release(void *user_context, void *block) {
+        if (block == nullptr) return;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto known = sizes_.find(block);
+            if (known != sizes_.end() && cached_bytes_ + known->second <= kScratchCacheBytes) {
+                free_.emplace(known->second, block);
+                cached_bytes_ += known->second;
+                return;
+            }
+            if (known != sizes_.end()) sizes_.erase(known);
+        }
+        halide_default_free(user_context, block);
+    }
+
+    size_t fresh() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return fresh_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::multimap<size_t, void *> free_;        // capacity -> block ready for reuse
+    std::unordered_map<void *, size_t> sizes_;  // every block allocated, with its capacity
+    size_t cached_bytes_ = 0;
+    size_t fresh_ = 0;
+};
+
+// Never destroyed: kernels may run from other static destructors.
+ScratchCache &scratch_cache() {
+    static ScratchCache *cache = new ScratchCache;
+    return *cache;
+}
+
+void *cached_malloc(void *user_context, size_t size) { return scratch_cache().allocate(user_context, size); }
+void cached_free(void *user_context, void *block) { scratch_cache().release(user_context, block); }
 
 // ---- CPU dispatch: each generated library holds one object per target and asks
 // halide_can_use_target_features for each in turn, most capable first. The cap
@@ -92,6 +158,8 @@ void install_runtime_hooks() {
     std::call_once(once, [] {
         halide_set_error_handler(capture_error);
         halide_set_custom_can_use_target_features(capped_can_use_target_features);
+        halide_set_custom_malloc(cached_malloc);
+        halide_set_custom_free(cached_free);
         if (const char *env = std::getenv("CONVGEN_MAX_CPU_ISA")) {
             try {
                 g_max_isa = static_cast<int>(parse_isa(env));
@@ -127,6 +195,10 @@ void AotKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buff
 
 std::string AotKernel::describe() const {
     return "AOT kernel '" + name() + "' (" + to_string(spec()) + "), compiled for " + metadata_->target;
+}
+
+size_t scratch_allocations() {
+    return scratch_cache().fresh();
 }
 
 int set_num_threads(int threads) {

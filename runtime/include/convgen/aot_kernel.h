@@ -2,6 +2,8 @@
 // controls of the Halide runtime they share.
 #pragma once
 
+#include <cstddef>
+
 #include "convgen/kernel.h"
 
 struct halide_filter_metadata_t;
@@ -36,6 +38,13 @@ int set_num_threads(int threads);
 /// CONVGEN_MAX_CPU_ISA environment variable. Each kernel picks its variant on its first
 /// call, so set this before running any. Throws Error(InvalidSpec) for an unknown name.
 void set_max_cpu_isa(const std::string &isa);
+
+/// Scratch memory of linked kernels (the padded input, per-task tiles) is kept when a
+/// call ends and handed back to the next call that asks for the same size, up to
+/// kScratchCacheBytes in all, so a layer called again on the same shape allocates nothing.
+/// This counts the blocks that had to be allocated afresh since the program started.
+constexpr size_t kScratchCacheBytes = size_t(256) << 20;
+size_t scratch_allocations();
 
 /// The instruction set of the variant the kernels picked (or will pick) on this CPU under
 /// the current cap: "avx512", "avx2", "sse41" or "baseline".
