@@ -52,24 +52,36 @@ void declare_known_layout(const ConvSpec &spec, const ConvInputs &in, Func &outp
 
 }  // namespace
 
-bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain) {
+namespace {
+
+bool has_padding(const ConvSpec &spec) {
     const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
-    const bool has_padding = ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
-    return has_padding || domain == ConvDomain::Spatial || spec.dims == 1;
+    return ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
+}
+
+// PyTorch's output size along one axis, for an input extent known only at run time.
+Expr output_size(const Expr &input_extent, const AxisParams &a) {
+    return (input_extent + a.pad_begin + a.pad_end - a.dilated_extent()) / a.stride + 1;
+}
+
+}  // namespace
+
+bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain) {
+    return has_padding(spec) || domain == ConvDomain::Spatial;
 }
 
 bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain) {
-    const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
-    const bool has_padding = ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
     // Stride-split phases read the padding inlined: a filled `padded` would be one more
     // pass over the input.
-    const bool phases = domain == ConvDomain::Spatial && ax.stride > 1;
-    return spec.dims == 2 && has_padding && spec.padding_mode == PaddingMode::Zeros && !phases &&
-           reads_through_boundary(spec, domain);
+    const bool phases = domain == ConvDomain::Spatial && spec.axis_x().stride > 1;
+    return spec.dims == 2 && has_padding(spec) && spec.padding_mode == PaddingMode::Zeros && !phases;
 }
 
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain) {
     spec.validate();
+    if (domain == ConvDomain::FlatPixels && spec.dims != 2) {
+        throw Error(ErrorCode::InvalidSpec, "internal: the flat-pixel domain is for Conv2d only");
+    }
     ConvPipeline p;
     p.spec = spec;
     p.domain = domain;
@@ -81,9 +93,8 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     Func input_2d("input_2d");
     input_2d(x, y, c, n) = is_2d ? in.input(x, y, c, n) : in.input(x, c, n);
     // Tiles may run past the last output (a ragged last tile is computed whole), so
-    // they read through the boundary condition, defined everywhere; only Conv2d's flat
-    // pixel tiles clamp their pixels instead and read the input itself when nothing is
-    // padded.
+    // they read through the boundary condition, defined everywhere; only flat-pixel tiles
+    // clamp their pixels instead and read the input itself when nothing is padded.
     if (fills_then_copies_padding(spec, domain)) {
         // Zeros around whole planes: zero-fill, then copy the input in. The same values as
         // constant_exterior, but both steps are dense vector stores, where the boundary
@@ -113,22 +124,18 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     const RDom &r = p.r;
     const Expr input_channel =
         spec.groups == 1 ? Expr(r.z) : (c / spec.out_channels_per_group()) * in_per_group + r.z;
-    p.output_width = (in.input.dim(0).extent() + ax.pad_begin + ax.pad_end - ax.dilated_extent()) / ax.stride + 1;
+    p.output_width = output_size(in.input.dim(0).extent(), ax);
 
     // The input value that weight (r.x, r.y, r.z) multiplies for output pixel (ox, oy).
     auto row_of = [&](const Expr &oy) { return oy * ay.stride + r.y * ay.dilation - ay.pad_begin; };
     Expr tap;
     std::vector<Var> point;  // conv's pure variables
     if (domain == ConvDomain::FlatPixels) {
-        // Conv2d: a tile of pixels past the last one recomputes it rather than read
-        // outside the input. (Conv1d reads through the boundary condition instead, so
-        // the pixels of a tile keep evenly spaced addresses.)
-        const Expr output_height =
-            is_2d ? (in.input.dim(1).extent() + ay.pad_begin + ay.pad_end - ay.dilated_extent()) / ay.stride + 1
-                  : Expr(1);
+        // A tile of pixels past the last one recomputes it rather than read outside the
+        // input.
+        const Expr output_height = output_size(in.input.dim(1).extent(), ay);
         const Expr pixel = clamp(p.p, 0, output_height * p.output_width - 1);
-        const Expr ox = is_2d ? pixel % p.output_width : Expr(p.p);
-        const Expr oy = is_2d ? pixel / p.output_width : Expr(0);
+        const Expr ox = pixel % p.output_width, oy = pixel / p.output_width;
         p.conv_input = p.padded;
         tap = p.padded(ox * ax.stride + r.x * ax.dilation - ax.pad_begin, row_of(oy), input_channel, n);
         point = {p.p, c, n};
@@ -152,7 +159,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
 
     Expr result;
     if (domain == ConvDomain::FlatPixels) {
-        result = p.conv(is_2d ? y * p.output_width + x : Expr(x), c, n);
+        result = p.conv(y * p.output_width + x, c, n);
     } else {
         result = p.conv(x, is_2d ? Expr(y) : Expr(0), c, n);
     }

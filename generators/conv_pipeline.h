@@ -32,8 +32,8 @@ ConvInputs make_conv_inputs(const ConvSpec &spec);
 /// differs is how a schedule can tile it.
 enum class ConvDomain {
     Spatial,     // conv(x, y, co, n): tiles are rectangles of one output plane
-    FlatPixels,  // conv(p, co, n), p = y * W_out + x: tiles are runs of pixels that may
-                 // wrap to the next row, so small and odd planes waste no lanes
+    FlatPixels,  // Conv2d only: conv(p, co, n), p = y * W_out + x: tiles are runs of
+                 // pixels that may wrap to the next row, so small and odd planes waste no lanes
 };
 
 /// The layer as Funcs. Everything a schedule needs to name is here.

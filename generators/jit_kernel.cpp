@@ -5,8 +5,10 @@ namespace convgen {
 using namespace Halide;
 
 JitKernel::JitKernel(const ConvSpec &spec, const Target &target)
-    : Kernel("jit", spec), target_(target), inputs_(make_conv_inputs(kernel_spec(spec))) {
-    pipeline_ = Pipeline(cpu_pipeline(kernel_spec(spec), inputs_, target_).output);
+    : Kernel("jit", spec), target_(target) {
+    const ConvSpec compiled = kernel_spec(spec);  // a pointwise Conv2d compiles as its Conv1d
+    inputs_ = make_conv_inputs(compiled);
+    pipeline_ = Pipeline(cpu_pipeline(compiled, inputs_, target_).output);
     pipeline_.compile_jit(target_);
 }
 

@@ -34,17 +34,19 @@ enum class Plan {
 };
 
 struct CpuTiling {
-    Plan plan;
-    int vector_width;       // floats per SIMD register
-    int x_vectors;          // vectors along the output width per tile
-    int rows;               // output rows per tile (1 for Conv1d)
-    int channel_block;      // output channels per tile
-    bool channels_inner;    // Conv2d: consecutive tasks are a row chunk's channel blocks
-    int row_tiles_per_task; // Conv2d
-    int channels_per_task;  // Depthwise2d
-    int tiles_per_task;     // Conv1d: tiles along x per task
-    int channel_tile;       // ChannelTiles: output channels per register tile (whole vectors)
-    int pixels;             // ChannelTiles: flat pixels per register tile
+    Plan plan = Plan::ChannelTiles;
+    int vector_width = 0;       // floats per SIMD register
+    // ChannelTiles
+    int channel_tile = 0;       // output channels per register tile (whole vectors)
+    int pixels = 0;             // flat pixels per register tile
+    // Vectors along x (Conv2d, Depthwise2d, Conv1d)
+    int x_vectors = 1;          // vectors along the output width per tile
+    int rows = 1;               // output rows per tile (1 for Conv1d)
+    int channel_block = 1;      // output channels per tile
+    bool channels_inner = false;  // Conv2d: consecutive tasks are a row chunk's channel blocks
+    int row_tiles_per_task = 4; // Conv2d
+    int channels_per_task = 8;  // Depthwise2d
+    int tiles_per_task = 8;     // Conv1d: tiles along x per task
 
     int tile_width() const { return vector_width * x_vectors; }
 };
@@ -64,10 +66,8 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
     t.vector_width = target.natural_vector_size<float>();
     const bool many_registers =
         target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64);
-    t.channels_inner = false;
-    t.channels_per_task = 8;
-    t.tiles_per_task = 8;
-    t.row_tiles_per_task = 4;  // tasks of tens of microseconds: cheap to hand out, enough to balance
+    // Tasks (row_tiles_per_task, channels_per_task, tiles_per_task: the defaults) of tens
+    // of microseconds: cheap to hand out, enough to balance.
 
     // Channel tiles: one weight vector per group of output channels, one input broadcast
     // per pixel; AVX-512: 2 vectors x 10 pixels, AVX2: 2 x 6, SSE: 4 x 3 (20 or 12
@@ -85,12 +85,8 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
         (spec.groups == 1 || spec.out_channels_per_group() % t.channel_tile == 0);
     if (channels_vectorize) {
         t.plan = Plan::ChannelTiles;
-        t.channel_block = t.channel_tile;
-        t.rows = 1;
-        t.x_vectors = 1;
     } else if (spec.dims == 1) {
         t.plan = Plan::Conv1d;
-        t.rows = 1;
         if (many_registers) {
             // Up to 10 channels x 2 vectors: a 32-wide tile, so short sequences (text)
             // still fill it, with one vector load per 5-10 FMAs.
@@ -249,22 +245,17 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 // rows of NCHW; the transposition costs one move per output, against C_in*kH*kW/lanes
 // FMAs per output in conv.
 void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materialize_input) {
-    const bool is_2d = p.spec.dims == 2;
     const int vw = t.vector_width;
     // About this many output pixels per task: tens of microseconds of work.
     const int task_pixels = 256;
     Func &output = p.output;
-    Var co("co"), ci("ci"), chunk("chunk"), xi("xi"), task("task");
-    output.split(p.c, co, ci, t.channel_tile, TailStrategy::GuardWithIf);
-    if (is_2d) {
-        // Rows split evenly into ceil(pixels / task_pixels) chunks, so no task is a sliver.
-        const Expr height = output.output_buffer().dim(1).extent();
-        const Expr chunks = max(1, (height * p.output_width + task_pixels - 1) / task_pixels);
-        output.split(p.y, chunk, p.y, (height + chunks - 1) / chunks, TailStrategy::GuardWithIf)
-            .reorder(p.x, p.y, ci, chunk, co, p.n);
-    } else {
-        output.split(p.x, chunk, p.x, task_pixels, TailStrategy::GuardWithIf).reorder(p.x, ci, chunk, co, p.n);
-    }
+    Var co("co"), ci("ci"), chunk("chunk"), task("task");
+    // Rows split evenly into ceil(pixels / task_pixels) chunks, so no task is a sliver.
+    const Expr height = output.output_buffer().dim(1).extent();
+    const Expr chunks = max(1, (height * p.output_width + task_pixels - 1) / task_pixels);
+    output.split(p.c, co, ci, t.channel_tile, TailStrategy::GuardWithIf)
+        .split(p.y, chunk, p.y, (height + chunks - 1) / chunks, TailStrategy::GuardWithIf)
+        .reorder(p.x, p.y, ci, chunk, co, p.n);
     if (materialize_input) {
         output.fuse(chunk, co, task);
     } else {
@@ -303,10 +294,7 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materializ
         .unroll(cvo)
         .unroll(p.p)
         .reorder(cvi, cvo, p.p, p.r.x, p.r.y, p.r.z, p.n);
-    // Conv2d: taps unrolled along x. Conv1d: not, since the pixels of a tile are then
-    // evenly spaced and LLVM would share each broadcast between neighbouring taps,
-    // keeping more values live than there are registers.
-    if (is_2d && p.spec.axis_x().kernel <= 7) update.unroll(p.r.x);
+    if (p.spec.axis_x().kernel <= 7) update.unroll(p.r.x);  // taps along x share addressing
 
     if (materialize_input) {
         materialize_padded(p, LoopLevel(output, p.n), vw, /*parallel_channels=*/true);

@@ -148,7 +148,7 @@ BasicTensorView<T> flatten_planes(const BasicTensorView<T> &t) {
 }  // namespace
 
 Layer::Layer(const Kernel &kernel, ConstTensorView weight, std::optional<ConstTensorView> bias)
-    : kernel_(&kernel) {
+    : kernel_(&kernel), flattens_planes_(kernel_spec(kernel.spec()).dims != kernel.spec().dims) {
     const ConvSpec &s = spec();
     expect_shape(weight.shape(), s.weight_shape(), "weight", s);
     check_view(weight, "weight", s);
@@ -178,7 +178,7 @@ void Layer::forward(ConstTensorView input, TensorView output) const {
         }
     }
 
-    if (kernel_spec(s).dims == s.dims) {
+    if (!flattens_planes_) {
         run_kernel(input, output);
         return;
     }

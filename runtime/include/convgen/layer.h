@@ -39,6 +39,7 @@ private:
     void run_kernel(ConstTensorView input, TensorView output) const;
 
     const Kernel *kernel_;
+    bool flattens_planes_;  // the kernel is compiled as the Conv1d over H*W (kernel_spec)
     Tensor weight_;
     std::optional<Tensor> bias_;
 };
