@@ -9,40 +9,54 @@
 # creates the target `stem`: link it, then `#include "stem.h"` and call
 # `convgen::kernels::stem()` for the kernel, or find it by name with
 # `convgen::find_kernel("stem")`. By default one library holds AVX-512, AVX2, SSE4.1 and
-# baseline x86-64 code and picks the best the CPU has at run time. Every kernel shares one
+# baseline x86-64 code and picks the best the CPU has at run time (on aarch64: NEON). Every kernel shares one
 # Halide runtime (convgen_halide_runtime), so a program can link any number of them.
 # An invalid SPEC stops the build with the DSL's message.
 
-# Most capable first: the last target is the unconditional fallback.
-set(CONVGEN_DEFAULT_CPU_TARGETS
-    x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41
-    x86-64-linux-avx-avx2-f16c-fma-sse41
-    x86-64-linux-sse41
-    x86-64-linux
+# The Halide triple of what this build compiles for: x86-64-linux, or arm-64-linux when
+# cross-compiling for aarch64 (HalideHelpers derives it from the CMake toolchain).
+if (Halide_CMAKE_TARGET MATCHES "^x86-64")
+    # Most capable first: the last target is the unconditional fallback.
+    set(_convgen_cpu_targets
+        ${Halide_CMAKE_TARGET}-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41
+        ${Halide_CMAKE_TARGET}-avx-avx2-f16c-fma-sse41
+        ${Halide_CMAKE_TARGET}-sse41
+        ${Halide_CMAKE_TARGET})
+else ()
+    # arm-64: NEON is part of the baseline, one variant serves every core.
+    set(_convgen_cpu_targets ${Halide_CMAKE_TARGET})
+endif ()
+set(CONVGEN_DEFAULT_CPU_TARGETS ${_convgen_cpu_targets}
     CACHE STRING "Halide targets each convgen kernel is compiled for, most capable first")
 
-set(_convgen_generator convgen_generator)
+# The generator that turns a SPEC into code runs on the build machine: this project's own
+# target, or the one imported as convgen::generator by an installed package (or, when
+# cross-compiling convgen itself, from the build machine's build tree).
+if (TARGET convgen_generator)
+    set(_convgen_generator convgen_generator)
+else ()
+    set(_convgen_generator convgen::generator)
+endif ()
 set(_convgen_cmake_dir "${CMAKE_CURRENT_LIST_DIR}")
 
 # The one Halide runtime every kernel links (Halide 14 has no public add_halide_runtime).
 # Generated code calls into it with no per-feature variants, so the baseline target fits
-# every CPU kernel variant.
-function(_convgen_add_halide_runtime)
-    if (TARGET convgen_halide_runtime)
-        return()
-    endif ()
-    set(out "${CMAKE_CURRENT_BINARY_DIR}/convgen_halide_runtime.o")
-    add_custom_command(OUTPUT "${out}"
+# every CPU kernel variant. An installed package carries it as convgen::halide_runtime.
+if (TARGET convgen::halide_runtime)
+    set(_convgen_halide_runtime convgen::halide_runtime)
+else ()
+    set(_convgen_halide_runtime convgen_halide_runtime)
+    set(_convgen_runtime_object "${CMAKE_CURRENT_BINARY_DIR}/convgen_halide_runtime.o")
+    add_custom_command(OUTPUT "${_convgen_runtime_object}"
                        COMMAND ${_convgen_generator} -r convgen_halide_runtime -e object
-                               -o "${CMAKE_CURRENT_BINARY_DIR}" target=x86-64-linux-user_context
+                               -o "${CMAKE_CURRENT_BINARY_DIR}" target=${Halide_CMAKE_TARGET}-user_context
                        DEPENDS ${_convgen_generator}
                        COMMENT "Generating the Halide runtime shared by convgen kernels"
                        VERBATIM)
-    add_library(convgen_halide_runtime STATIC "${out}")
-    set_target_properties(convgen_halide_runtime PROPERTIES LINKER_LANGUAGE CXX)
+    add_library(convgen_halide_runtime STATIC "${_convgen_runtime_object}")
+    set_target_properties(convgen_halide_runtime PROPERTIES LINKER_LANGUAGE CXX EXPORT_NAME halide_runtime)
     target_link_libraries(convgen_halide_runtime INTERFACE Halide::Runtime Threads::Threads ${CMAKE_DL_LIBS})
-endfunction()
-_convgen_add_halide_runtime()
+endif ()
 
 function(convgen_add_kernel NAME)
     cmake_parse_arguments(ARG "" "SPEC" "TARGETS" ${ARGN})
@@ -75,7 +89,7 @@ function(convgen_add_kernel NAME)
                        GENERATOR convgen_conv
                        TARGETS ${ARG_TARGETS}
                        FEATURES user_context
-                       USE_RUNTIME convgen_halide_runtime
+                       USE_RUNTIME ${_convgen_halide_runtime}
                        PARAMS "spec=${encoded_spec}")
 
     # The user-facing part: a header declaring convgen::kernels::NAME() and a source that

@@ -71,13 +71,15 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
 
     // Channel tiles: one weight vector per group of output channels, one input broadcast
     // per pixel; AVX-512: 2 vectors x 10 pixels, AVX2: 2 x 6, SSE: 4 x 3 (20 or 12
-    // accumulators). 10 pixels rather than 12: a 7x7 plane is 5 tiles with one pixel to
+    // accumulators), NEON: 4 x 6 (24 of its 32 registers; fmla takes the broadcast as a
+    // lane operand). 10 pixels rather than 12: a 7x7 plane is 5 tiles with one pixel to
     // spare, and 12 measured no faster on larger planes. A vector of output channels must
     // stay within one group. Stems with a handful of input channels (RGB) have too short a
     // reduction to pay for moving each output out of a channel vector: they keep vectors
     // along x.
     t.channel_tile = std::min(kPackedChannelMultiple, 2 * std::max(t.vector_width, 8));
-    t.pixels = many_registers ? 10 : t.vector_width >= 8 ? 6 : 3;
+    const int accumulators = !many_registers ? 12 : t.vector_width == 16 ? 20 : 24;
+    t.pixels = accumulators / (t.channel_tile / t.vector_width);
     // Conv1d keeps vectors along x: its channel tiles measured 1.5-2.5x slower on the
     // suite's Conv1d layers (short reductions; see bench/RESULTS.md).
     const bool channels_vectorize =

@@ -36,10 +36,14 @@ size_t numel(const std::vector<int64_t> &shape) {
 
 void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
                              uint32_t seed) {
+    check_against_reference(kernel, input_shape, random_values(numel(input_shape), seed), seed);
+}
+
+void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
+                             const std::vector<float> &input, uint32_t seed) {
     const ConvSpec &spec = kernel.spec();
     INFO("layer: " << convgen::to_string(spec) << "  input: " << convgen::shape_to_string(input_shape)
                    << "  seed: " << seed);
-    const std::vector<float> input = random_values(numel(input_shape), seed);
     const std::vector<float> weight = random_values(numel(spec.weight_shape()), seed + 1);
     const std::vector<float> bias = spec.bias ? random_values(spec.out_channels, seed + 2) : std::vector<float>{};
 

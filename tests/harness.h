@@ -22,6 +22,10 @@ convgen::Tensor run_layer(const convgen::Kernel &kernel, const std::vector<int64
 /// match reference_conv within float32 reassociation error.
 void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
                              uint32_t seed);
+/// The same on the given input (NaN and infinities included: they must land where the
+/// reference puts them).
+void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
+                             const std::vector<float> &input, uint32_t seed);
 
 struct ConformanceCase {
     convgen::ConvSpec spec;

@@ -96,6 +96,7 @@ ReferenceResult reference_conv(const ConvSpec &s, const std::vector<int64_t> &in
 
 bool close_enough(float got, double ref, double magnitude) {
     if (std::isnan(ref)) return std::isnan(got);
+    if (std::isinf(ref)) return static_cast<double>(got) == ref;
     // float32 sums of up to a few thousand terms, in any order: a few ulps of the
     // magnitude of the terms, plus an absolute floor for results near zero.
     return std::fabs(static_cast<double>(got) - ref) <= 1e-5 * magnitude + 1e-6;

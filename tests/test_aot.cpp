@@ -3,6 +3,9 @@
 // (CONVGEN_MAX_CPU_ISA=avx512, avx2, sse41, baseline), so every compiled variant is checked.
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <functional>
+#include <limits>
+#include <numeric>
 #include <thread>
 
 #include "convgen/runtime.h"
@@ -167,4 +170,158 @@ TEST_CASE("a layer called again on the same shape allocates no scratch memory", 
     }
     CHECK(convgen::scratch_allocations() == warm);
     convgen::set_num_threads(0);
+}
+
+namespace {
+
+size_t elements(const std::vector<int64_t> &shape) {
+    return static_cast<size_t>(std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>()));
+}
+
+// The aot_* kernels of tests/CMakeLists.txt: one per part of the schedule.
+std::vector<const convgen::Kernel *> schedule_kernels() {
+    std::vector<const convgen::Kernel *> kernels;
+    for (const std::string &name : convgen::kernel_names())
+        if (name.rfind("aot_", 0) == 0) kernels.push_back(&convgen::find_kernel(name));
+    return kernels;
+}
+
+// An input shape that fits the kernel: a batch of 2, C_in channels, then 9 x 13 or 13.
+std::vector<int64_t> small_input_shape(const convgen::ConvSpec &s) {
+    return s.dims == 2 ? std::vector<int64_t>{2, s.in_channels, 9, 13} : std::vector<int64_t>{2, s.in_channels, 13};
+}
+
+// Strides, in NCHW (or NCL) order, of the same tensor stored channels-last: (N, H, W, C).
+std::vector<int64_t> channels_last_strides(const std::vector<int64_t> &shape) {
+    std::vector<int64_t> strides(shape.size());
+    int64_t step = shape[1];
+    strides[1] = 1;
+    for (size_t d = shape.size() - 1; d >= 2; d--) {
+        strides[d] = step;
+        step *= shape[d];
+    }
+    strides[0] = step;
+    return strides;
+}
+
+// Where each element of a dense (row-major) tensor lives in a view with these strides.
+std::vector<int64_t> offsets_in(const std::vector<int64_t> &shape, const std::vector<int64_t> &strides) {
+    std::vector<int64_t> offsets(1, 0);
+    for (size_t d = 0; d < shape.size(); d++) {
+        std::vector<int64_t> next;
+        for (int64_t outer : offsets)
+            for (int64_t i = 0; i < shape[d]; i++) next.push_back(outer + i * strides[d]);
+        offsets = std::move(next);
+    }
+    return offsets;
+}
+
+struct RandomLayer {
+    std::vector<float> weight, bias;
+    convgen::Layer layer;
+    RandomLayer(const convgen::Kernel &kernel, uint32_t seed)
+        : weight(convgen_test::random_values(elements(kernel.spec().weight_shape()), seed)),
+          bias(convgen_test::random_values(static_cast<size_t>(kernel.spec().out_channels), seed + 1)),
+          layer(kernel, convgen::ConstTensorView(weight.data(), kernel.spec().weight_shape()),
+                kernel.spec().bias ? std::optional<convgen::ConstTensorView>(
+                                         convgen::ConstTensorView(bias.data(), kernel.spec().bias_shape()))
+                                   : std::nullopt) {}
+};
+
+}  // namespace
+
+TEST_CASE("NaN and infinities in the input land where the reference puts them, through every kernel", "[aot]") {
+    // ReLU(NaN) is NaN, inf * w is +-inf, +inf and -inf meeting in one sum make NaN: as in
+    // PyTorch. Padding copies them (reflect, circular); zero padding must stay zero.
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    for (const convgen::Kernel *kernel : schedule_kernels()) {
+        INFO(kernel->describe());
+        const std::vector<int64_t> shape = small_input_shape(kernel->spec());
+        std::vector<float> input = convgen_test::random_values(elements(shape), 21);
+        input[3] = nan;
+        input[input.size() / 2] = inf;
+        input[input.size() - 5] = -inf;
+        convgen_test::check_against_reference(*kernel, shape, input, 22);
+    }
+}
+
+TEST_CASE("channels-last and other strided tensors give what their dense copies give", "[aot][strided]") {
+    for (const convgen::Kernel *kernel : schedule_kernels()) {
+        INFO(kernel->describe());
+        const convgen::ConvSpec &s = kernel->spec();
+        const RandomLayer random(*kernel, 31);
+        const std::vector<int64_t> shape = small_input_shape(s), out_shape = s.output_shape(shape);
+        const std::vector<float> dense = convgen_test::random_values(elements(shape), 33);
+        const convgen::Tensor expected = random.layer.forward(convgen::ConstTensorView(dense.data(), shape));
+
+        // A channels-last input.
+        const std::vector<int64_t> in_strides = channels_last_strides(shape), in_offsets = offsets_in(shape, in_strides);
+        std::vector<float> input_nhwc(dense.size());
+        for (size_t i = 0; i < dense.size(); i++) input_nhwc[in_offsets[i]] = dense[i];
+        CHECK(random.layer.forward(convgen::ConstTensorView(input_nhwc.data(), shape, in_strides)).values() ==
+              expected.values());
+
+        // Into a channels-last output.
+        const std::vector<int64_t> out_strides = channels_last_strides(out_shape), out_offsets = offsets_in(out_shape, out_strides);
+        std::vector<float> output_nhwc(out_offsets.size(), -7.0f);
+        random.layer.forward(convgen::ConstTensorView(dense.data(), shape),
+                             convgen::TensorView(output_nhwc.data(), out_shape, out_strides));
+        std::vector<float> gathered(out_offsets.size());
+        for (size_t i = 0; i < gathered.size(); i++) gathered[i] = output_nhwc[out_offsets[i]];
+        CHECK(gathered == expected.values());
+
+        // Every other column of a twice-as-wide input: stride 2 along x.
+        std::vector<int64_t> wide_shape = shape;
+        wide_shape.back() *= 2;
+        std::vector<float> wide(dense.size() * 2, std::numeric_limits<float>::quiet_NaN());
+        for (size_t i = 0; i < dense.size(); i++) wide[2 * i] = dense[i];
+        std::vector<int64_t> every_other = convgen::contiguous_strides(wide_shape);
+        every_other.back() = 2;
+        CHECK(random.layer.forward(convgen::ConstTensorView(wide.data(), shape, every_other)).values() == expected.values());
+    }
+}
+
+TEST_CASE("tensors past 32-bit indexing, outputs that share memory and in-place calls are refused", "[aot][errors]") {
+    const convgen::Kernel &kernel = convgen::find_kernel("aot_channel_tiles");  // Conv2d(12, 40, 3, stride=(2, 1), padding=1)
+    const RandomLayer random(kernel, 41);
+    const convgen::Layer &layer = random.layer;
+    auto refuses = [](auto &&call, const std::string &needle) {
+        REQUIRE_THROWS_MATCHES(call(), convgen::Error,
+                               Catch::Predicate<convgen::Error>(
+                                   [&](const convgen::Error &e) {
+                                       return e.code() == convgen::ErrorCode::ShapeMismatch &&
+                                              std::string(e.what()).find(needle) != std::string::npos;
+                                   },
+                                   "ShapeMismatch mentioning '" + needle + "'"));
+    };
+    // Nothing is read or written before the refusal: these views claim far more memory
+    // than the 64 floats behind them.
+    std::vector<float> small(64, 1.0f);
+    const std::vector<float> untouched = small;
+
+    // 12 x 14000 x 14000 input elements: past 2^31.
+    refuses([&] { layer.forward(convgen::ConstTensorView(small.data(), {1, 12, 14000, 14000})); }, "2^31-1");
+    // The input fits (12 x 11000 x 11000 < 2^31) but its output (40 x 5500 x 11000) does
+    // not: refused before 9.7 GB of output are allocated.
+    refuses([&] { layer.forward(convgen::ConstTensorView(small.data(), {1, 12, 11000, 11000})); }, "2^31-1");
+    // Strides alone can overflow too.
+    refuses([&] { layer.forward(convgen::ConstTensorView(small.data(), {1, 12, 4, 4}, {1, int64_t(1) << 29, 4, 1})); },
+            "2^31-1");
+    refuses([&] { layer.forward(convgen::ConstTensorView(small.data(), {1, 12, 4, 4}, {192, 16, -4, 1})); },
+            "negative stride");
+
+    std::vector<float> input = convgen_test::random_values(12 * 4 * 4, 42);
+    const convgen::ConstTensorView x(input.data(), {1, 12, 4, 4});  // output (1, 40, 2, 4)
+    refuses([&] { layer.forward(x, convgen::TensorView(small.data(), {1, 40, 2, 4}, {80, 0, 4, 1})); }, "share memory");
+    refuses([&] { layer.forward(x, convgen::TensorView(small.data(), {1, 40, 2, 4}, {80, 1, 4, 1})); }, "share memory");
+    // In place: the output starts inside the input.
+    std::vector<float> buffer(12 * 4 * 4 + 40 * 2 * 4);
+    refuses([&] {
+        layer.forward(convgen::ConstTensorView(buffer.data(), {1, 12, 4, 4}),
+                      convgen::TensorView(buffer.data() + 100, {1, 40, 2, 4}));
+    }, "overlaps the input");
+    CHECK(small == untouched);
+    // Side by side in one buffer is fine.
+    CHECK_NOTHROW(layer.forward(convgen::ConstTensorView(buffer.data(), {1, 12, 4, 4}),
+                                convgen::TensorView(buffer.data() + 12 * 4 * 4, {1, 40, 2, 4})));
 }

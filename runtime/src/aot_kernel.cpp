@@ -212,6 +212,10 @@ void set_max_cpu_isa(const std::string &isa) {
 
 std::string active_cpu_isa() {
     install_runtime_hooks();
+#if !defined(__x86_64__) && !defined(__i386__)
+    // Other CPUs (aarch64: NEON is baseline) have a single variant per kernel.
+    return isa_name(Isa::Baseline);
+#endif
     // The default kernel targets, most capable first (cmake/convgen.cmake): the first one
     // whose features this CPU has, under the cap, is the one each kernel runs.
     const int kVariantFeatures[][2] = {

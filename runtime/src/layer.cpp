@@ -49,6 +49,24 @@ std::string describe(const char *tensor, const ConvSpec &spec) {
 
 // Generated code indexes with 32-bit integers (Halide's default): refuse any tensor
 // whose extents, strides or span do not fit, instead of letting the index wrap.
+void check_index_range(const std::vector<int64_t> &shape, const std::vector<int64_t> &strides,
+                       const char *tensor, const ConvSpec &spec) {
+    constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+    int64_t span = 1;
+    for (size_t d = 0; d < shape.size(); d++) {
+        const int64_t extent = shape[d], stride = strides[d];
+        if (stride < 0) {
+            shape_error(describe(tensor, spec) + ": negative stride " + std::to_string(stride) +
+                        " in dimension " + std::to_string(d) + " is not supported");
+        }
+        if (extent > kMax || stride > kMax || (extent > 0 && stride > kMax / extent) ||
+            (span += (extent - 1) * stride) > kMax) {
+            shape_error(describe(tensor, spec) + ": shape " + shape_to_string(shape) + " with strides " +
+                        shape_to_string(strides) + " spans more than 2^31-1 elements, the most a convgen kernel indexes");
+        }
+    }
+}
+
 template <typename T>
 void check_view(const BasicTensorView<T> &t, const char *tensor, const ConvSpec &spec) {
     if (t.data() == nullptr) shape_error(describe(tensor, spec) + ": data pointer is null");
@@ -57,25 +75,35 @@ void check_view(const BasicTensorView<T> &t, const char *tensor, const ConvSpec 
                     std::to_string(t.shape().size()) + " dimensions but " +
                     std::to_string(t.strides().size()) + " strides were given");
     }
-    constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+    check_index_range(t.shape(), t.strides(), tensor, spec);
+}
+
+// The elements a view can touch, from its first to its last (after check_view).
+template <typename T>
+int64_t span_of(const BasicTensorView<T> &t) {
     int64_t span = 1;
     for (size_t d = 0; d < t.shape().size(); d++) {
-        const int64_t extent = t.shape()[d], stride = t.strides()[d];
-        if (stride < 0) {
-            shape_error(describe(tensor, spec) + ": negative stride " + std::to_string(stride) +
-                        " in dimension " + std::to_string(d) + " is not supported");
-        }
-        if (extent > kMax || stride > kMax || (extent > 0 && stride > kMax / extent) ||
-            (span += (extent - 1) * stride) > kMax) {
-            shape_error(describe(tensor, spec) + ": shape " + shape_to_string(t.shape()) +
-                        " with strides " + shape_to_string(t.strides()) +
-                        " spans more than 2^31-1 elements, the most a convgen kernel indexes");
-        }
+        if (t.shape()[d] == 0) return 0;
+        span += (t.shape()[d] - 1) * t.strides()[d];
     }
-    if (!t.shape().empty() && t.shape().back() > 1 && t.strides().back() != 1) {
-        shape_error(describe(tensor, spec) + ": the innermost dimension must be contiguous (stride 1), got stride " +
-                    std::to_string(t.strides().back()) + "; pass a contiguous copy");
+    return span;
+}
+
+// Whether two elements of a view share memory. Taking dimensions by increasing stride,
+// each stride must step over everything the smaller ones reach (which also refuses
+// stride 0); views where that fails but elements still interleave without meeting are
+// refused too, as PyTorch refuses them as outputs.
+bool elements_overlap(const TensorView &t) {
+    std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, extent)
+    for (size_t d = 0; d < t.shape().size(); d++)
+        if (t.shape()[d] > 1) dims.emplace_back(t.strides()[d], t.shape()[d]);
+    std::sort(dims.begin(), dims.end());
+    int64_t reach = 1;
+    for (const auto &[stride, extent] : dims) {
+        if (stride < reach) return true;
+        reach += (extent - 1) * stride;
     }
+    return false;
 }
 
 void expect_shape(const std::vector<int64_t> &actual, const std::vector<int64_t> &expected,
@@ -94,8 +122,10 @@ public:
     explicit HalideBufferView(const BasicTensorView<T> &t) {
         const int rank = t.rank();
         for (int d = 0; d < rank; d++) {
-            dims_[d] = halide_dimension_t(0, static_cast<int32_t>(t.shape()[rank - 1 - d]),
-                                          static_cast<int32_t>(t.strides()[rank - 1 - d]));
+            const int64_t extent = t.shape()[rank - 1 - d];
+            // Kernels require a unit stride along x; one element has no stride to speak of.
+            const int64_t stride = d == 0 && extent <= 1 ? 1 : t.strides()[rank - 1 - d];
+            dims_[d] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
         }
         buf_.host = reinterpret_cast<uint8_t *>(const_cast<float *>(t.data()));
         buf_.type = halide_type_t(halide_type_float, 32);
@@ -137,7 +167,7 @@ Tensor contiguous_copy(const ConstTensorView &t) {
 // an (N, C, H, W) view whose planes are dense is the (N, C, H*W) view they read.
 template <typename T>
 bool planes_are_dense(const BasicTensorView<T> &t) {
-    return t.strides()[3] == 1 && t.strides()[2] == t.shape()[3];
+    return (t.shape()[3] <= 1 || t.strides()[3] == 1) && (t.shape()[2] <= 1 || t.strides()[2] == t.shape()[3]);
 }
 template <typename T>
 BasicTensorView<T> flatten_planes(const BasicTensorView<T> &t) {
@@ -171,32 +201,41 @@ void Layer::forward(ConstTensorView input, TensorView output) const {
     check_view(input, "input", s);
     expect_shape(output.shape(), expected_output, "output", s);
     check_view(output, "output", s);
-    for (size_t d = 0; d < output.strides().size(); d++) {
-        if (output.shape()[d] > 1 && output.strides()[d] == 0) {
-            shape_error(describe("output", s) + ": stride 0 in dimension " + std::to_string(d) +
-                        " would make outputs overlap");
-        }
+    if (elements_overlap(output)) {
+        shape_error(describe("output", s) + ": strides " + shape_to_string(output.strides()) + " for shape " +
+                    shape_to_string(output.shape()) + " make output elements share memory");
+    }
+    const uintptr_t in_begin = reinterpret_cast<uintptr_t>(input.data()),
+                    out_begin = reinterpret_cast<uintptr_t>(output.data());
+    if (in_begin < out_begin + sizeof(float) * span_of(output) && out_begin < in_begin + sizeof(float) * span_of(input)) {
+        shape_error(describe("output", s) + ": the output overlaps the input in memory; convgen does not compute in place");
     }
 
-    if (!flattens_planes_) {
-        run_kernel(input, output);
-        return;
-    }
-    // A pointwise Conv2d: planes that are not dense (a strided view) go through dense
-    // copies first.
-    Tensor dense_input, dense_output;
+    // Views the kernel cannot access in place (channels-last tensors, crops of the planes
+    // a pointwise kernel flattens) go through contiguous copies.
+    Tensor input_copy, output_copy;
     ConstTensorView in = input;
     TensorView out = output;
-    if (!planes_are_dense(in)) {
-        dense_input = contiguous_copy(input);
-        in = dense_input.view();
+    if (!kernel_accesses_in_place(in)) {
+        input_copy = contiguous_copy(input);
+        in = input_copy.view();
     }
-    if (!planes_are_dense(out)) {
-        dense_output = Tensor(output.shape());
-        out = dense_output.view();
+    if (!kernel_accesses_in_place(out)) {
+        output_copy = Tensor(output.shape());
+        out = output_copy.view();
     }
-    run_kernel(flatten_planes(in), flatten_planes(out));
-    if (out.data() != output.data()) copy_elements(dense_output.view(), output);
+    if (flattens_planes_) {
+        run_kernel(flatten_planes(in), flatten_planes(out));
+    } else {
+        run_kernel(in, out);
+    }
+    if (out.data() != output.data()) copy_elements(out, output);
+}
+
+template <typename T>
+bool Layer::kernel_accesses_in_place(const BasicTensorView<T> &t) const {
+    if (flattens_planes_) return planes_are_dense(t);
+    return t.shape().back() <= 1 || t.strides().back() == 1;
 }
 
 void Layer::run_kernel(ConstTensorView input, TensorView output) const {
@@ -207,7 +246,12 @@ void Layer::run_kernel(ConstTensorView input, TensorView output) const {
 }
 
 Tensor Layer::forward(ConstTensorView input) const {
-    Tensor output(output_shape(input.shape()));
+    // Everything that can be checked before allocating the output is.
+    const ConvSpec &s = spec();
+    const std::vector<int64_t> shape = output_shape(input.shape());
+    check_view(input, "input", s);
+    check_index_range(shape, contiguous_strides(shape), "output", s);
+    Tensor output(shape);
     forward(input, output.view());
     return output;
 }

@@ -11,10 +11,19 @@ namespace convgen {
 
 /// Pairs a Kernel with weights (and bias) and runs it on tensors in PyTorch layout.
 /// Creating a layer checks the weights and packs a copy once into the layout the kernels
-/// read (convgen/weight_layout.h), so the caller's weight memory may be released afterwards. forward() checks every tensor against the spec before
-/// any generated code runs and throws Error(ShapeMismatch) naming the tensor, the shape
-/// expected and the shape found. A Layer is immutable: forward() may be called from
-/// several threads at once. The kernel must outlive the layer (linked kernels do).
+/// read (convgen/weight_layout.h), so the caller's weight memory may be released
+/// afterwards. forward() checks every tensor against the spec before any generated code
+/// runs and throws Error(ShapeMismatch) naming the tensor, the shape expected and the
+/// shape found.
+///
+/// Tensors may be strided views: slices, crops, channels-last (NHWC) tensors seen in NCHW
+/// order. Views with unit stride along x are used in place; others go through a
+/// contiguous copy (one extra pass over the tensor). Refused, with that error: negative
+/// strides, views spanning more than 2^31-1 elements (generated code indexes with 32-bit
+/// integers), outputs whose elements share memory, and outputs that overlap the input.
+///
+/// A Layer is immutable: forward() may be called from several threads at once. The
+/// kernel must outlive the layer (linked kernels do).
 class Layer {
 public:
     Layer(const Kernel &kernel, ConstTensorView weight,
@@ -35,6 +44,10 @@ public:
     Tensor forward(ConstTensorView input) const;
 
 private:
+    /// Whether the kernel can read or write the view where it is: unit stride along x, and
+    /// dense planes when the kernel flattens them.
+    template <typename T>
+    bool kernel_accesses_in_place(const BasicTensorView<T> &t) const;
     /// Runs the kernel on views already checked, in the rank the kernel was compiled for.
     void run_kernel(ConstTensorView input, TensorView output) const;
 
