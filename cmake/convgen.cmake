@@ -41,7 +41,9 @@ set(_convgen_cmake_dir "${CMAKE_CURRENT_LIST_DIR}")
 
 # The one Halide runtime every kernel links (Halide 14 has no public add_halide_runtime).
 # Generated code calls into it with no per-feature variants, so the baseline target fits
-# every CPU kernel variant. An installed package carries it as convgen::halide_runtime.
+# every CPU kernel variant; it also carries the CUDA and OpenCL runtimes for GPU kernels
+# (they load libcuda / libOpenCL only when a GPU kernel first runs). An installed
+# package carries it as convgen::halide_runtime.
 if (TARGET convgen::halide_runtime)
     set(_convgen_halide_runtime convgen::halide_runtime)
 else ()
@@ -49,7 +51,7 @@ else ()
     set(_convgen_runtime_object "${CMAKE_CURRENT_BINARY_DIR}/convgen_halide_runtime.o")
     add_custom_command(OUTPUT "${_convgen_runtime_object}"
                        COMMAND ${_convgen_generator} -r convgen_halide_runtime -e object
-                               -o "${CMAKE_CURRENT_BINARY_DIR}" target=${Halide_CMAKE_TARGET}-user_context
+                               -o "${CMAKE_CURRENT_BINARY_DIR}" target=${Halide_CMAKE_TARGET}-user_context-cuda-opencl
                        DEPENDS ${_convgen_generator}
                        COMMENT "Generating the Halide runtime shared by convgen kernels"
                        VERBATIM)

@@ -1,17 +1,32 @@
-# The layers of SPEC.md's golden examples, as AOT kernels. examples/golden.cpp prints
-# their numbers and tests/test_aot.cpp checks them; the spec strings match
+# The layers of SPEC.md's golden examples, as "name|spec", and their AOT kernels for the
+# CPU. examples/golden.cpp prints their numbers and tests/test_aot.cpp checks them (the GPU
+# suites build them for their devices too); the spec strings match
 # examples/spec_examples.h (the test checks that too).
-convgen_add_kernel(golden_conv1d SPEC "Conv1d(1, 1, kernel_size=(3,), stride=(1,), bias=False)")
-convgen_add_kernel(golden_groups SPEC "Conv2d(4, 8, kernel_size=(1, 1), stride=(1, 1), groups=2, bias=False)")
-foreach (mode IN ITEMS zeros reflect replicate circular)
-    convgen_add_kernel(golden_pad_${mode}
-        SPEC "Conv2d(1, 1, kernel_size=1, padding=3, bias=False, padding_mode='${mode}')")
-endforeach ()
-convgen_add_kernel(golden_stacked1 SPEC "Conv2d(1, 2, kernel_size=(2, 2), stride=(2, 2), bias=False)")
-convgen_add_kernel(golden_stacked2 SPEC "Conv2d(2, 4, kernel_size=(2, 2), stride=(2, 2), bias=False)")
+set(CONVGEN_GOLDEN_LAYERS
+    "golden_conv1d|Conv1d(1, 1, kernel_size=(3,), stride=(1,), bias=False)"
+    "golden_groups|Conv2d(4, 8, kernel_size=(1, 1), stride=(1, 1), groups=2, bias=False)"
+    "golden_pad_zeros|Conv2d(1, 1, kernel_size=1, padding=3, bias=False, padding_mode='zeros')"
+    "golden_pad_reflect|Conv2d(1, 1, kernel_size=1, padding=3, bias=False, padding_mode='reflect')"
+    "golden_pad_replicate|Conv2d(1, 1, kernel_size=1, padding=3, bias=False, padding_mode='replicate')"
+    "golden_pad_circular|Conv2d(1, 1, kernel_size=1, padding=3, bias=False, padding_mode='circular')"
+    "golden_stacked1|Conv2d(1, 2, kernel_size=(2, 2), stride=(2, 2), bias=False)"
+    "golden_stacked2|Conv2d(2, 4, kernel_size=(2, 2), stride=(2, 2), bias=False)")
 
-# Kernel targets are OBJECT libraries: link them directly into each executable (objects do
-# not travel through an INTERFACE library).
-set(CONVGEN_GOLDEN_KERNELS
-    golden_conv1d golden_groups golden_pad_zeros golden_pad_reflect golden_pad_replicate golden_pad_circular
-    golden_stacked1 golden_stacked2)
+# Kernels for a list of "name|spec" layers, each named PREFIX + name and compiled for
+# TARGETS; their target names are appended to the list OUT. (Kernel targets are OBJECT
+# libraries: link them directly into each executable, objects do not travel through an
+# INTERFACE library.)
+function(convgen_add_layer_kernels OUT PREFIX TARGETS)
+    set(names ${${OUT}})
+    foreach (layer IN LISTS ARGN)
+        string(REPLACE "|" ";" parts "${layer}")
+        list(GET parts 0 name)
+        list(GET parts 1 spec)
+        convgen_add_kernel(${PREFIX}${name} SPEC "${spec}" TARGETS ${TARGETS})
+        list(APPEND names ${PREFIX}${name})
+    endforeach ()
+    set(${OUT} ${names} PARENT_SCOPE)
+endfunction()
+
+set(CONVGEN_GOLDEN_KERNELS)
+convgen_add_layer_kernels(CONVGEN_GOLDEN_KERNELS "" "${CONVGEN_DEFAULT_CPU_TARGETS}" ${CONVGEN_GOLDEN_LAYERS})

@@ -70,14 +70,15 @@ bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain) {
     return has_padding(spec) || domain == ConvDomain::Spatial;
 }
 
-bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain) {
+bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadding zero_padding) {
     // Stride-split phases read the padding inlined: a filled `padded` would be one more
     // pass over the input.
     const bool phases = domain == ConvDomain::Spatial && spec.axis_x().stride > 1;
-    return spec.dims == 2 && has_padding(spec) && spec.padding_mode == PaddingMode::Zeros && !phases;
+    return zero_padding == ZeroPadding::FillThenCopy && spec.dims == 2 && has_padding(spec) &&
+           spec.padding_mode == PaddingMode::Zeros && !phases;
 }
 
-ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain) {
+ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding) {
     spec.validate();
     if (domain == ConvDomain::FlatPixels && spec.dims != 2) {
         throw Error(ErrorCode::InvalidSpec, "internal: the flat-pixel domain is for Conv2d only");
@@ -95,7 +96,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     // Tiles may run past the last output (a ragged last tile is computed whole), so
     // they read through the boundary condition, defined everywhere; only flat-pixel tiles
     // clamp their pixels instead and read the input itself when nothing is padded.
-    if (fills_then_copies_padding(spec, domain)) {
+    if (fills_then_copies_padding(spec, domain, zero_padding)) {
         // Zeros around whole planes: zero-fill, then copy the input in. The same values as
         // constant_exterior, but both steps are dense vector stores, where the boundary
         // condition's clamped reads become gathers on every vector of a narrow plane.

@@ -64,7 +64,9 @@ public:
         inputs.input = *input_;
         inputs.weight = *weight_;
         if (bias_ != nullptr) inputs.bias = *bias_;
-        *output_ = cpu_pipeline(spec_, inputs, get_target()).output;
+        const Target target = get_target();
+        *output_ = (target.has_gpu_feature() ? gpu_pipeline(spec_, inputs, target)
+                                             : cpu_pipeline(spec_, inputs, target)).output;
     }
 
 private:

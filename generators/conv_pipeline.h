@@ -36,6 +36,12 @@ enum class ConvDomain {
                  // pixels that may wrap to the next row, so small and odd planes waste no lanes
 };
 
+/// How zero padding is written when a schedule materializes whole padded planes (CPU):
+/// as a zero fill then a copy of the input, both dense stores; or read through
+/// Halide's boundary condition on every load (GPU schedules, which stage tiles of the
+/// input themselves).
+enum class ZeroPadding { FillThenCopy, BoundaryCondition };
+
 /// The layer as Funcs. Everything a schedule needs to name is here.
 struct ConvPipeline {
     ConvSpec spec;
@@ -62,7 +68,8 @@ struct ConvPipeline {
 
 /// The algorithm. Also declares what is known at build time about the buffers (channel
 /// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
-ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain);
+ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
+                         ZeroPadding zero_padding = ZeroPadding::FillThenCopy);
 
 /// Whether define_conv reads the input through the padding mode's boundary condition
 /// (defined everywhere; schedules materialize it) or reads the input itself.
@@ -70,10 +77,14 @@ bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain);
 
 /// Whether `padded` is defined as a zero fill and a copy of the input (Conv2d, zero
 /// padding, read through the padding): then it has an update over ConvPipeline::interior.
-bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain);
+bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadding zero_padding);
 
 /// The pipeline for a CPU target: define_conv over the domain the CPU schedule wants for
 /// this layer, scheduled for the target's vector width and register count.
 ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target);
+
+/// The pipeline for a GPU target (CUDA, OpenCL): output tiles on blocks, a register tile
+/// of outputs per thread, input and weight tiles staged in shared memory.
+ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target);
 
 }  // namespace convgen

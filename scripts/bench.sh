@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # oneDNN's CMake package looks for OpenCL headers and the ICD loader (Debian builds it with
 # OpenCL support), so those come too.
-CONVGEN_PACKAGES+=(libdnnl-dev ocl-icd-opencl-dev opencl-headers)
+CONVGEN_PACKAGES+=(libdnnl-dev)
 CONVGEN_BUILD="${CONVGEN_BENCH_BUILD_DIR:-$CONVGEN_ROOT/build-bench}"
 install_missing_packages
 say "Configuring $CONVGEN_BUILD"

@@ -5,8 +5,9 @@ set -euo pipefail
 
 CONVGEN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONVGEN_BUILD="${CONVGEN_BUILD_DIR:-$CONVGEN_ROOT/build}"
-# Debian 12 packages: Halide 14 (with LLVM 14), Catch2 v2, the build tools.
-CONVGEN_PACKAGES=(libhalide14-0-dev catch2 cmake ninja-build g++)
+# Debian 12 packages: Halide 14 (with LLVM 14), Catch2 v2, the build tools, and OpenCL's
+# headers, loader and PoCL (a CPU OpenCL device) for the GPU kernels' test suite.
+CONVGEN_PACKAGES=(libhalide14-0-dev catch2 cmake ninja-build g++ opencl-headers ocl-icd-opencl-dev pocl-opencl-icd)
 
 say() { printf '\n==> %s\n' "$*"; }
 

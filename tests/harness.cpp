@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "convgen/runtime.h"
+#include "spec_examples.h"
+
 namespace convgen_test {
 
 using convgen::ConvSpec;
@@ -26,13 +29,64 @@ convgen::Tensor run_layer(const convgen::Kernel &kernel, const std::vector<int64
     return layer.forward(convgen::ConstTensorView(input.data(), input_shape));
 }
 
-namespace {
 size_t numel(const std::vector<int64_t> &shape) {
     size_t n = 1;
     for (int64_t d : shape) n *= static_cast<size_t>(d);
     return n;
 }
+
+namespace {
+
+void require_values(const convgen::Tensor &out, const std::vector<float> &expected) {
+    REQUIRE(out.numel() >= static_cast<int64_t>(expected.size()));
+    for (size_t i = 0; i < expected.size(); i++) {
+        INFO("output[" << i << "]");
+        CHECK(out.data()[i] == Approx(expected[i]).margin(1e-5));
+    }
+}
+
 }  // namespace
+
+void check_golden_kernels(const std::string &prefix) {
+    using namespace spec_examples;
+    auto golden = [&](const char *name) -> const convgen::Kernel & { return convgen::find_kernel(prefix + name); };
+    CHECK(golden("golden_conv1d").spec() == convgen::parse_spec(kConv1dSpec));
+    require_values(run_layer(golden("golden_conv1d"), kConv1dInputShape, conv1d_input(), kConv1dWeight, {}),
+                   kConv1dExpected);
+
+    CHECK(golden("golden_groups").spec() == convgen::parse_spec(kGroupsSpec));
+    require_values(run_layer(golden("golden_groups"), kGroupsInputShape, kGroupsInput, groups_weight(), {}),
+                   kGroupsExpected);
+
+    for (const auto &mode : kPaddingModes) {
+        INFO("padding_mode=" << mode.mode);
+        const convgen::Kernel &kernel = golden((std::string("golden_pad_") + mode.mode).c_str());
+        CHECK(kernel.spec() == convgen::parse_spec(mode.spec));
+        const auto out = run_layer(kernel, kPaddingInputShape, padding_input(), kPaddingWeight, {});
+        REQUIRE(out.shape() == std::vector<int64_t>{1, 1, 11, 11});
+        require_values(out, mode.first_row);
+    }
+
+    const auto out0 = run_layer(golden("golden_stacked1"), kStackedInputShape, kStackedInput, kStackedLayer1Weight, {});
+    require_values(out0, kStackedLayer1Expected);
+    const auto out1 = run_layer(golden("golden_stacked2"), out0.shape(), out0.values(), kStackedLayer2Weight, {});
+    REQUIRE(out1.shape() == std::vector<int64_t>{1, 4, 2, 2});
+    require_values(out1, kStackedLayer2Expected);
+}
+
+void check_linked_kernels(const std::string &prefix) {
+    for (const std::string &name : convgen::kernel_names()) {
+        if (name.rfind(prefix, 0) != 0) continue;
+        const convgen::Kernel &kernel = convgen::find_kernel(name);
+        INFO(kernel.describe());
+        const ConvSpec &s = kernel.spec();
+        for (int64_t size : {6, 13, 40, 97}) {
+            std::vector<int64_t> shape = {2, s.in_channels};
+            for (int i = 0; i < s.dims; i++) shape.push_back(s.dims == 2 && i == 0 ? size / 2 + 5 : size);
+            check_against_reference(kernel, shape, static_cast<uint32_t>(size));
+        }
+    }
+}
 
 void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
                              uint32_t seed) {

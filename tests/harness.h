@@ -3,12 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "convgen/layer.h"
 #include "reference.h"
 
 namespace convgen_test {
+
+/// The number of elements of a shape.
+size_t numel(const std::vector<int64_t> &shape);
 
 /// Values uniform in [-1, 1), reproducible from the seed.
 std::vector<float> random_values(size_t count, uint32_t seed);
@@ -26,6 +30,15 @@ void check_against_reference(const convgen::Kernel &kernel, const std::vector<in
 /// reference puts them).
 void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
                              const std::vector<float> &input, uint32_t seed);
+
+/// SPEC.md's golden examples 1-4 through the linked kernels named PREFIX + golden_*
+/// (examples/golden_kernels.cmake).
+void check_golden_kernels(const std::string &prefix);
+
+/// Every linked kernel whose name starts with `prefix` against the reference, at several
+/// input sizes (narrow ones included: a single output column, widths that are not a
+/// multiple of a tile).
+void check_linked_kernels(const std::string &prefix);
 
 struct ConformanceCase {
     convgen::ConvSpec spec;

@@ -3,35 +3,16 @@
 // (CONVGEN_MAX_CPU_ISA=avx512, avx2, sse41, baseline), so every compiled variant is checked.
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <functional>
 #include <limits>
-#include <numeric>
 #include <thread>
 
 #include "convgen/runtime.h"
-#include "golden_conv1d.h"
 #include "golden_groups.h"
-#include "golden_pad_circular.h"
-#include "golden_pad_reflect.h"
-#include "golden_pad_replicate.h"
-#include "golden_pad_zeros.h"
-#include "golden_stacked1.h"
-#include "golden_stacked2.h"
 #include "harness.h"
-#include "spec_examples.h"
 
 using convgen::parse_spec;
-using convgen_test::run_layer;
 
 namespace {
-
-void require_values(const convgen::Tensor &out, const std::vector<float> &expected) {
-    REQUIRE(out.numel() >= static_cast<int64_t>(expected.size()));
-    for (size_t i = 0; i < expected.size(); i++) {
-        INFO("output[" << i << "]");
-        CHECK(out.data()[i] == Approx(expected[i]).margin(1e-5));
-    }
-}
 
 int isa_rank(const std::string &isa) {
     return isa == "avx512" ? 3 : isa == "avx2" ? 2 : isa == "sse41" ? 1 : 0;
@@ -48,48 +29,11 @@ TEST_CASE("the variant that runs respects CONVGEN_MAX_CPU_ISA", "[aot]") {
 }
 
 TEST_CASE("golden 1-4 through the linked kernels", "[aot][golden]") {
-    using namespace spec_examples;
-    CHECK(convgen::kernels::golden_conv1d().spec() == parse_spec(kConv1dSpec));
-    require_values(run_layer(convgen::kernels::golden_conv1d(), kConv1dInputShape, conv1d_input(), kConv1dWeight, {}),
-                   kConv1dExpected);
-
-    CHECK(convgen::kernels::golden_groups().spec() == parse_spec(kGroupsSpec));
-    require_values(run_layer(convgen::kernels::golden_groups(), kGroupsInputShape, kGroupsInput, groups_weight(), {}),
-                   kGroupsExpected);
-
-    const convgen::Kernel *padding_kernels[] = {
-        &convgen::kernels::golden_pad_zeros(), &convgen::kernels::golden_pad_reflect(),
-        &convgen::kernels::golden_pad_replicate(), &convgen::kernels::golden_pad_circular()};
-    for (size_t m = 0; m < kPaddingModes.size(); m++) {
-        INFO("padding_mode=" << kPaddingModes[m].mode);
-        CHECK(padding_kernels[m]->spec() == parse_spec(kPaddingModes[m].spec));
-        const auto out = run_layer(*padding_kernels[m], kPaddingInputShape, padding_input(), kPaddingWeight, {});
-        REQUIRE(out.shape() == std::vector<int64_t>{1, 1, 11, 11});
-        require_values(out, kPaddingModes[m].first_row);
-    }
-
-    const auto out0 = run_layer(convgen::kernels::golden_stacked1(), kStackedInputShape, kStackedInput,
-                                kStackedLayer1Weight, {});
-    require_values(out0, kStackedLayer1Expected);
-    const auto out1 = run_layer(convgen::kernels::golden_stacked2(), out0.shape(), out0.values(), kStackedLayer2Weight, {});
-    REQUIRE(out1.shape() == std::vector<int64_t>{1, 4, 2, 2});
-    require_values(out1, kStackedLayer2Expected);
+    convgen_test::check_golden_kernels("");
 }
 
 TEST_CASE("linked kernels match the reference on random data", "[aot][conformance]") {
-    // The aot_* kernels of tests/CMakeLists.txt, each at several input sizes, narrow
-    // ones included (a single output column, widths that are not a multiple of a tile).
-    for (const std::string &name : convgen::kernel_names()) {
-        if (name.rfind("aot_", 0) != 0) continue;
-        const convgen::Kernel &kernel = convgen::find_kernel(name);
-        INFO(kernel.describe());
-        const convgen::ConvSpec &s = kernel.spec();
-        for (int64_t size : {6, 13, 40, 97}) {
-            std::vector<int64_t> shape = {2, s.in_channels};
-            for (int i = 0; i < s.dims; i++) shape.push_back(s.dims == 2 && i == 0 ? size / 2 + 5 : size);
-            convgen_test::check_against_reference(kernel, shape, static_cast<uint32_t>(size));
-        }
-    }
+    convgen_test::check_linked_kernels("aot_");
 }
 
 TEST_CASE("the registry finds linked kernels by name and says what it has", "[aot]") {
@@ -174,10 +118,6 @@ TEST_CASE("a layer called again on the same shape allocates no scratch memory", 
 
 namespace {
 
-size_t elements(const std::vector<int64_t> &shape) {
-    return static_cast<size_t>(std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>()));
-}
-
 // The aot_* kernels of tests/CMakeLists.txt: one per part of the schedule.
 std::vector<const convgen::Kernel *> schedule_kernels() {
     std::vector<const convgen::Kernel *> kernels;
@@ -220,7 +160,7 @@ struct RandomLayer {
     std::vector<float> weight, bias;
     convgen::Layer layer;
     RandomLayer(const convgen::Kernel &kernel, uint32_t seed)
-        : weight(convgen_test::random_values(elements(kernel.spec().weight_shape()), seed)),
+        : weight(convgen_test::random_values(convgen_test::numel(kernel.spec().weight_shape()), seed)),
           bias(convgen_test::random_values(static_cast<size_t>(kernel.spec().out_channels), seed + 1)),
           layer(kernel, convgen::ConstTensorView(weight.data(), kernel.spec().weight_shape()),
                 kernel.spec().bias ? std::optional<convgen::ConstTensorView>(
@@ -237,7 +177,7 @@ TEST_CASE("NaN and infinities in the input land where the reference puts them, t
     for (const convgen::Kernel *kernel : schedule_kernels()) {
         INFO(kernel->describe());
         const std::vector<int64_t> shape = small_input_shape(kernel->spec());
-        std::vector<float> input = convgen_test::random_values(elements(shape), 21);
+        std::vector<float> input = convgen_test::random_values(convgen_test::numel(shape), 21);
         input[3] = nan;
         input[input.size() / 2] = inf;
         input[input.size() - 5] = -inf;
@@ -251,7 +191,7 @@ TEST_CASE("channels-last and other strided tensors give what their dense copies 
         const convgen::ConvSpec &s = kernel->spec();
         const RandomLayer random(*kernel, 31);
         const std::vector<int64_t> shape = small_input_shape(s), out_shape = s.output_shape(shape);
-        const std::vector<float> dense = convgen_test::random_values(elements(shape), 33);
+        const std::vector<float> dense = convgen_test::random_values(convgen_test::numel(shape), 33);
         const convgen::Tensor expected = random.layer.forward(convgen::ConstTensorView(dense.data(), shape));
 
         // A channels-last input.

@@ -3,7 +3,10 @@
 #include "convgen/aot_kernel.h"
 
 #include <HalideRuntime.h>
+#include <HalideRuntimeCuda.h>
+#include <HalideRuntimeOpenCL.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -160,6 +163,9 @@ void install_runtime_hooks() {
         halide_set_custom_can_use_target_features(capped_can_use_target_features);
         halide_set_custom_malloc(cached_malloc);
         halide_set_custom_free(cached_free);
+        // GPU kernels on host tensors get device copies for each call: keep freed device
+        // blocks for the next call instead of returning them to the driver.
+        halide_reuse_device_allocations(nullptr, true);
         if (const char *env = std::getenv("CONVGEN_MAX_CPU_ISA")) {
             try {
                 g_max_isa = static_cast<int>(parse_isa(env));
@@ -172,10 +178,78 @@ void install_runtime_hooks() {
 
 }  // namespace
 
+namespace {
+
+// The device API in a Halide target string, e.g. "x86-64-linux-cuda-cuda_capability_80".
+Device device_of(const std::string &target) {
+    std::string feature;
+    for (size_t begin = 0; begin <= target.size();) {
+        const size_t end = std::min(target.find('-', begin), target.size());
+        feature = target.substr(begin, end - begin);
+        if (feature == "cuda") return Device::Cuda;
+        if (feature == "opencl") return Device::OpenCL;
+        begin = end + 1;
+    }
+    return Device::Cpu;
+}
+
+const halide_device_interface_t *device_interface(Device device) {
+    switch (device) {
+    case Device::Cuda: return halide_cuda_device_interface();
+    case Device::OpenCL: return halide_opencl_device_interface();
+    case Device::Cpu: break;
+    }
+    return nullptr;
+}
+
+// Throws the Halide runtime's message for a failed device call.
+void check_device_call(int status, const ErrorSink &sink, const std::string &what) {
+    if (status != 0) {
+        throw Error(ErrorCode::RuntimeError, what + " failed (Halide error " + std::to_string(status) +
+                                                 "): " + (sink.message.empty() ? "no message" : sink.message));
+    }
+}
+
+}  // namespace
+
 AotKernel::AotKernel(const char *name, const char *spec_text, ArgvEntry entry,
                      const halide_filter_metadata_t *metadata)
-    : Kernel(name, parse_spec(spec_text)), entry_(entry), metadata_(metadata) {
+    : Kernel(name, parse_spec(spec_text)), entry_(entry), metadata_(metadata), device_(device_of(metadata->target)) {
     install_runtime_hooks();
+}
+
+void AotKernel::copy_to_device(halide_buffer_t *buffer) const {
+    if (device_ == Device::Cpu) return;
+    ErrorSink sink;
+    check_device_call(halide_copy_to_device(&sink, buffer, device_interface(device_)), sink,
+                      std::string("kernel '") + name() + "': copying weights to the " + to_string(device_) + " device");
+}
+
+void AotKernel::wrap_device_memory(halide_buffer_t *buffer, uint64_t handle) const {
+    if (device_ == Device::Cpu) {
+        Kernel::wrap_device_memory(buffer, handle);
+        return;
+    }
+    ErrorSink sink;
+    check_device_call(halide_device_wrap_native(&sink, buffer, handle, device_interface(device_)), sink,
+                      std::string("kernel '") + name() + "': wrapping " + to_string(device_) + " device memory");
+}
+
+void AotKernel::release_device(halide_buffer_t *buffer) const noexcept {
+    if (buffer->device == 0) return;
+    ErrorSink sink;  // nothing to report to: a release that fails leaks at worst
+    if (buffer->host == nullptr) {
+        halide_device_detach_native(&sink, buffer);
+    } else {
+        halide_device_free(&sink, buffer);
+    }
+}
+
+void AotKernel::synchronize(halide_buffer_t *on_device) const {
+    if (device_ == Device::Cpu) return;
+    ErrorSink sink;
+    check_device_call(halide_device_sync(&sink, on_device), sink,
+                      std::string("synchronizing the ") + to_string(device_) + " device");
 }
 
 void AotKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,
@@ -186,7 +260,14 @@ void AotKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buff
     void *user_context = &sink;
     void *args_with_bias[] = {&user_context, input, weight, bias, output};
     void *args_without_bias[] = {&user_context, input, weight, output};
-    const int status = entry_(bias != nullptr ? args_with_bias : args_without_bias);
+    int status = entry_(bias != nullptr ? args_with_bias : args_without_bias);
+    // A GPU kernel given host tensors: Halide copied them to the device and left the
+    // output there. Bring the output back and free both device copies (to the reuse pool).
+    for (halide_buffer_t *buffer : {input, output}) {
+        if (buffer->host == nullptr || buffer->device == 0) continue;  // the caller's device memory
+        if (status == 0 && buffer == output && buffer->device_dirty()) status = halide_copy_to_host(&sink, buffer);
+        halide_device_free(&sink, buffer);
+    }
     if (status != 0) {
         throw Error(ErrorCode::RuntimeError, "kernel '" + name() + "' failed (Halide error " +
                                                  std::to_string(status) + "): " + sink.message);
@@ -195,6 +276,46 @@ void AotKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buff
 
 std::string AotKernel::describe() const {
     return "AOT kernel '" + name() + "' (" + to_string(spec()) + "), compiled for " + metadata_->target;
+}
+
+namespace {
+
+// The caller's CUDA context and stream (use_cuda_context), handed to Halide's runtime by
+// the hooks below; Halide's own defaults serve while none is set.
+std::atomic<void *> g_cuda_context{nullptr}, g_cuda_stream{nullptr};
+halide_cuda_acquire_context_t g_default_acquire = nullptr;
+halide_cuda_release_context_t g_default_release = nullptr;
+halide_cuda_get_stream_t g_default_get_stream = nullptr;
+
+int acquire_cuda_context(void *user_context, void **context, bool create) {
+    if (void *own = g_cuda_context.load()) {
+        *context = own;
+        return 0;
+    }
+    return g_default_acquire(user_context, context, create);
+}
+int release_cuda_context(void *user_context) {
+    return g_cuda_context.load() != nullptr ? 0 : g_default_release(user_context);
+}
+int get_cuda_stream(void *user_context, void *context, void **stream) {
+    if (g_cuda_context.load() != nullptr) {
+        *stream = g_cuda_stream.load();
+        return 0;
+    }
+    return g_default_get_stream(user_context, context, stream);
+}
+
+}  // namespace
+
+void use_cuda_context(void *context, void *stream) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        g_default_acquire = halide_set_cuda_acquire_context(acquire_cuda_context);
+        g_default_release = halide_set_cuda_release_context(release_cuda_context);
+        g_default_get_stream = halide_set_cuda_get_stream(get_cuda_stream);
+    });
+    g_cuda_stream = stream;
+    g_cuda_context = context;
 }
 
 size_t scratch_allocations() {

@@ -119,15 +119,22 @@ void expect_shape(const std::vector<int64_t> &actual, const std::vector<int64_t>
 class HalideBufferView {
 public:
     template <typename T>
-    explicit HalideBufferView(const BasicTensorView<T> &t) {
-        const int rank = t.rank();
+    explicit HalideBufferView(const BasicTensorView<T> &t)
+        : HalideBufferView(t.shape(), t.strides(), const_cast<float *>(t.data())) {}
+    // No host data: for device memory the kernel wraps.
+    explicit HalideBufferView(const std::vector<int64_t> &shape)
+        : HalideBufferView(shape, contiguous_strides(shape), nullptr) {}
+    HalideBufferView(const std::vector<int64_t> &shape, const std::vector<int64_t> &strides, float *host) {
+        const int rank = static_cast<int>(shape.size());
         for (int d = 0; d < rank; d++) {
-            const int64_t extent = t.shape()[rank - 1 - d];
+            const int64_t extent = shape[rank - 1 - d];
             // Kernels require a unit stride along x; one element has no stride to speak of.
-            const int64_t stride = d == 0 && extent <= 1 ? 1 : t.strides()[rank - 1 - d];
+            const int64_t stride = d == 0 && extent <= 1 ? 1 : strides[rank - 1 - d];
             dims_[d] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
         }
-        buf_.host = reinterpret_cast<uint8_t *>(const_cast<float *>(t.data()));
+        buf_.host = reinterpret_cast<uint8_t *>(host);
+        // Host data is the truth: a GPU kernel copies it to the device before reading it.
+        buf_.set_host_dirty(host != nullptr);
         buf_.type = halide_type_t(halide_type_float, 32);
         buf_.dimensions = rank;
         buf_.dim = dims_;
@@ -175,7 +182,39 @@ BasicTensorView<T> flatten_planes(const BasicTensorView<T> &t) {
                               {t.strides()[0], t.strides()[1], 1});
 }
 
+// Device memory wrapped for one call, detached again however the call ends.
+class WrappedDeviceMemory {
+public:
+    WrappedDeviceMemory(const Kernel &kernel, const std::vector<int64_t> &shape, uint64_t handle)
+        : kernel_(kernel), buffer_(shape) {
+        kernel_.wrap_device_memory(buffer_.get(), handle);
+    }
+    ~WrappedDeviceMemory() { kernel_.release_device(buffer_.get()); }
+    WrappedDeviceMemory(const WrappedDeviceMemory &) = delete;
+    WrappedDeviceMemory &operator=(const WrappedDeviceMemory &) = delete;
+    halide_buffer_t *get() { return buffer_.get(); }
+
+private:
+    const Kernel &kernel_;
+    HalideBufferView buffer_;
+};
+
 }  // namespace
+
+struct Layer::PackedBuffers {
+    HalideBufferView weight;
+    std::optional<HalideBufferView> bias;
+    explicit PackedBuffers(const Tensor &packed_weight) : weight(packed_weight.view()) {}
+};
+
+Layer::~Layer() {
+    if (!packed_) return;  // moved from
+    kernel_->release_device(packed_->weight.get());
+    if (packed_->bias) kernel_->release_device(packed_->bias->get());
+}
+
+Layer::Layer(Layer &&) noexcept = default;
+Layer &Layer::operator=(Layer &&) noexcept = default;
 
 Layer::Layer(const Kernel &kernel, ConstTensorView weight, std::optional<ConstTensorView> bias)
     : kernel_(&kernel), flattens_planes_(kernel_spec(kernel.spec()).dims != kernel.spec().dims) {
@@ -193,6 +232,12 @@ Layer::Layer(const Kernel &kernel, ConstTensorView weight, std::optional<ConstTe
         check_view(*bias, "bias", s);
         bias_ = Tensor({packed_out_channels(s)}, pack_bias(s, contiguous_copy(*bias).data()));
     }
+    // The halide_buffer_t's point into weight_ and bias_, whose heap storage stays put
+    // when the layer moves.
+    packed_ = std::make_unique<PackedBuffers>(weight_);
+    if (bias_) packed_->bias.emplace(bias_->view());
+    kernel_->copy_to_device(packed_->weight.get());  // GPU kernels: once, here
+    if (packed_->bias) kernel_->copy_to_device(packed_->bias->get());
 }
 
 void Layer::forward(ConstTensorView input, TensorView output) const {
@@ -239,10 +284,37 @@ bool Layer::kernel_accesses_in_place(const BasicTensorView<T> &t) const {
 }
 
 void Layer::run_kernel(ConstTensorView input, TensorView output) const {
-    HalideBufferView in(input), out(output), w(weight_.view());
-    std::optional<HalideBufferView> b;
-    if (bias_) b.emplace(bias_->view());
-    kernel_->run(in.get(), w.get(), b ? b->get() : nullptr, out.get());
+    HalideBufferView in(input), out(output);
+    run_kernel(in.get(), out.get());
+}
+
+void Layer::run_kernel(halide_buffer_t *input, halide_buffer_t *output) const {
+    kernel_->run(input, packed_->weight.get(), packed_->bias ? packed_->bias->get() : nullptr, output);
+}
+
+void Layer::synchronize() const {
+    kernel_->synchronize(packed_->weight.get());  // on the device with the layer's work
+}
+
+void Layer::forward(const DeviceTensorView &input, const DeviceTensorView &output) const {
+    const ConvSpec &s = spec();
+    if (kernel_->device() == Device::Cpu) kernel_->wrap_device_memory(nullptr, input.handle);  // refuses
+    const std::vector<int64_t> expected_output = s.output_shape(input.shape);
+    expect_shape(output.shape, expected_output, "output", s);
+    for (const auto &[tensor, view] : {std::pair{"input", &input}, std::pair{"output", &output}}) {
+        if (view->handle == 0) shape_error(describe(tensor, s) + ": device memory handle is null");
+        check_index_range(view->shape, contiguous_strides(view->shape), tensor, s);
+    }
+    if (input.handle == output.handle) {
+        shape_error(describe("output", s) + ": the output is the input's device memory; convgen does not compute in place");
+    }
+    // Contiguous planes flatten as they are for pointwise kernels (kernel_spec).
+    auto kernel_shape = [&](const std::vector<int64_t> &shape) {
+        return flattens_planes_ ? std::vector<int64_t>{shape[0], shape[1], shape[2] * shape[3]} : shape;
+    };
+    WrappedDeviceMemory in(*kernel_, kernel_shape(input.shape), input.handle);
+    WrappedDeviceMemory out(*kernel_, kernel_shape(output.shape), output.handle);
+    run_kernel(in.get(), out.get());
 }
 
 Tensor Layer::forward(ConstTensorView input) const {

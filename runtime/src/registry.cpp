@@ -1,5 +1,6 @@
-// The registry of linked kernels: filled at static initialization by the code that
-// convgen_add_kernel() generates, read after main() starts.
+// What every kernel shares: the CPU defaults of the device calls, and the registry of
+// linked kernels, filled at static initialization by the code that convgen_add_kernel()
+// generates and read after main() starts.
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -7,6 +8,20 @@
 #include "convgen/kernel.h"
 
 namespace convgen {
+
+const char *to_string(Device device) {
+    switch (device) {
+    case Device::Cpu: return "CPU";
+    case Device::Cuda: return "CUDA";
+    case Device::OpenCL: return "OpenCL";
+    }
+    return "?";
+}
+
+void Kernel::wrap_device_memory(halide_buffer_t * /*buffer*/, uint64_t /*handle*/) const {
+    throw Error(ErrorCode::ShapeMismatch, "kernel '" + name() +
+                                              "' runs on the CPU: pass host tensors (TensorView), not device memory");
+}
 
 namespace {
 

@@ -23,15 +23,33 @@ public:
              halide_buffer_t *output) const override;
     std::string describe() const override;
 
+    Device device() const override { return device_; }
+    void copy_to_device(halide_buffer_t *buffer) const override;
+    void wrap_device_memory(halide_buffer_t *buffer, uint64_t handle) const override;
+    void release_device(halide_buffer_t *buffer) const noexcept override;
+    void synchronize(halide_buffer_t *on_device) const override;
+
 private:
     ArgvEntry entry_;
     const halide_filter_metadata_t *metadata_;
+    Device device_;  // from the target the kernel was compiled for
 };
 
 /// Threads the linked kernels may use: 0 restores the default (one per core, or the
 /// HL_NUM_THREADS environment variable), 1 runs every call on the caller's thread.
 /// Process-wide; returns the previous setting.
 int set_num_threads(int threads);
+
+/// GPU kernels (CUDA, OpenCL) use the device, context and queue of Halide's runtime:
+/// the first device, a context it creates, its default stream or queue.
+/// HL_OCL_PLATFORM_NAME and HL_OCL_DEVICE_TYPE ("gpu", "cpu") pick the OpenCL device.
+///
+/// Makes CUDA kernels run in the caller's context and stream (a CUcontext and CUstream,
+/// e.g. PyTorch's current ones), so they order with the caller's own work and can use
+/// its device pointers; nullptr for both returns to Halide's own. Process-wide. (OpenCL:
+/// a program may define halide_acquire_cl_context / halide_release_cl_context, which
+/// Halide 14's runtime declares weak.)
+void use_cuda_context(void *context, void *stream);
 
 /// The most capable CPU instruction set linked kernels may dispatch to: "avx512",
 /// "avx2", "sse41" or "baseline"; "" or "auto" lifts the cap. Also read once from the

@@ -47,6 +47,15 @@ private:
 using TensorView = BasicTensorView<float>;
 using ConstTensorView = BasicTensorView<const float>;
 
+/// A float32 tensor in GPU memory, contiguous (row-major) in PyTorch's dimension order:
+/// `handle` is a CUDA device pointer (a CUdeviceptr, e.g. a CUDA torch.Tensor's
+/// data_ptr()) or an OpenCL cl_mem, in the context the kernels use (see
+/// convgen/aot_kernel.h). Layers of GPU kernels read and write it in place.
+struct DeviceTensorView {
+    uint64_t handle = 0;
+    std::vector<int64_t> shape;
+};
+
 /// A contiguous float32 tensor that owns its memory (zero-initialized).
 class Tensor {
 public:
