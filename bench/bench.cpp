@@ -35,92 +35,23 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "convgen/runtime.h"
+#include "common.h"
 
 namespace {
 
+using convgen_bench::read_suite;
+using convgen_bench::split;
+using convgen_bench::SuiteLayer;
+
 using Clock = std::chrono::steady_clock;
-
-// ---------------------------------------------------------------------------------------
-// The layer suite
-
-struct SuiteLayer {
-    std::string name;
-    convgen::ConvSpec spec;
-    std::vector<int64_t> input_shape;
-};
-
-std::vector<std::string> split(const std::string &text, char sep) {
-    std::vector<std::string> parts;
-    std::stringstream in(text);
-    for (std::string part; std::getline(in, part, sep);) parts.push_back(part);
-    return parts;
-}
-
-std::vector<SuiteLayer> read_suite(const std::string &path) {
-    std::ifstream file(path);
-    if (!file) throw convgen::Error(convgen::ErrorCode::IoError, "cannot read the layer suite " + path);
-    std::vector<SuiteLayer> layers;
-    std::vector<std::string> header;
-    for (std::string line; std::getline(file, line);) {
-        if (line.empty() || line[0] == '#') continue;
-        const std::vector<std::string> cells = split(line, ',');
-        if (header.empty()) {
-            header = cells;
-            continue;
-        }
-        if (cells.size() != header.size()) {
-            throw convgen::Error(convgen::ErrorCode::IoError, path + ": row '" + line + "' has " +
-                                                                  std::to_string(cells.size()) + " cells, the header " +
-                                                                  std::to_string(header.size()));
-        }
-        std::map<std::string, std::string> row;
-        for (size_t i = 0; i < cells.size(); i++) row[header[i]] = cells[i];
-        auto num = [&](const char *key) { return std::stoi(row.at(key)); };
-
-        convgen::ConvSpec s;
-        s.dims = num("dims");
-        s.in_channels = num("c_in");
-        s.out_channels = num("c_out");
-        s.groups = num("groups");
-        s.bias = num("bias") != 0;
-        s.padding_mode = convgen::parse_padding_mode(row.at("padding_mode"));
-        s.activation = row.at("act") == "relu" ? convgen::Activation::ReLU : convgen::Activation::None;
-        const char *keys[2][4] = {{"kh", "sh", "ph", "dh"}, {"kw", "sw", "pw", "dw"}};
-        for (int axis = 2 - s.dims, i = 0; axis < 2; axis++, i++) {
-            s.kernel_size[i] = num(keys[axis][0]);
-            s.stride[i] = num(keys[axis][1]);
-            s.padding[i] = num(keys[axis][2]);
-            s.dilation[i] = num(keys[axis][3]);
-        }
-        s.validate();
-        SuiteLayer layer{row.at("name"), s, {num("n"), s.in_channels}};
-        if (s.dims == 2) layer.input_shape.push_back(num("h"));
-        layer.input_shape.push_back(num("w"));
-        layers.push_back(layer);
-    }
-    return layers;
-}
 
 // ---------------------------------------------------------------------------------------
 // Timing and peak
 
 double g_min_seconds = 0.4;
 
-// Median of repeated runs after two warm-ups; as many runs as fit in g_min_seconds
-// (at least 5, at most 500).
 double median_ms(const std::function<void()> &run) {
-    run();
-    run();
-    std::vector<double> times;
-    const auto start = Clock::now();
-    while (times.size() < 5 ||
-           (times.size() < 500 && std::chrono::duration<double>(Clock::now() - start).count() < g_min_seconds)) {
-        const auto t0 = Clock::now();
-        run();
-        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    }
-    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-    return times[times.size() / 2];
+    return convgen_bench::median_ms(run, g_min_seconds);
 }
 
 // Independent FMA chains, enough to hide the FMA latency on every current core. One

@@ -12,21 +12,5 @@ set(CONVGEN_GOLDEN_LAYERS
     "golden_stacked1|Conv2d(1, 2, kernel_size=(2, 2), stride=(2, 2), bias=False)"
     "golden_stacked2|Conv2d(2, 4, kernel_size=(2, 2), stride=(2, 2), bias=False)")
 
-# Kernels for a list of "name|spec" layers, each named PREFIX + name and compiled for
-# TARGETS; their target names are appended to the list OUT. (Kernel targets are OBJECT
-# libraries: link them directly into each executable, objects do not travel through an
-# INTERFACE library.)
-function(convgen_add_layer_kernels OUT PREFIX TARGETS)
-    set(names ${${OUT}})
-    foreach (layer IN LISTS ARGN)
-        string(REPLACE "|" ";" parts "${layer}")
-        list(GET parts 0 name)
-        list(GET parts 1 spec)
-        convgen_add_kernel(${PREFIX}${name} SPEC "${spec}" TARGETS ${TARGETS})
-        list(APPEND names ${PREFIX}${name})
-    endforeach ()
-    set(${OUT} ${names} PARENT_SCOPE)
-endfunction()
-
 set(CONVGEN_GOLDEN_KERNELS)
-convgen_add_layer_kernels(CONVGEN_GOLDEN_KERNELS "" "${CONVGEN_DEFAULT_CPU_TARGETS}" ${CONVGEN_GOLDEN_LAYERS})
+convgen_add_kernels(CONVGEN_GOLDEN_KERNELS LAYERS ${CONVGEN_GOLDEN_LAYERS})

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
+#include <thread>
 
 #include "convgen/runtime.h"
 #include "spec_examples.h"
@@ -46,6 +47,39 @@ void require_values(const convgen::Tensor &out, const std::vector<float> &expect
 }
 
 }  // namespace
+
+RandomLayer::RandomLayer(const convgen::Kernel &kernel, uint32_t seed)
+    : weight(random_values(numel(kernel.spec().weight_shape()), seed)),
+      bias(random_values(static_cast<size_t>(kernel.spec().out_channels), seed + 1)),
+      layer(kernel, convgen::ConstTensorView(weight.data(), kernel.spec().weight_shape()),
+            kernel.spec().bias
+                ? std::optional<convgen::ConstTensorView>(convgen::ConstTensorView(bias.data(), kernel.spec().bias_shape()))
+                : std::nullopt) {}
+
+void check_concurrent_calls(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape, int threads,
+                            int repeats) {
+    const RandomLayer random(kernel, 7);
+    const std::vector<float> input = random_values(numel(input_shape), 9);
+    const convgen::ConstTensorView x(input.data(), input_shape);
+    const convgen::Tensor expected = random.layer.forward(x);
+    std::vector<convgen::Tensor> results(static_cast<size_t>(threads));
+    std::vector<std::thread> workers;
+    for (auto &result : results) {
+        workers.emplace_back([&] {
+            for (int repeat = 0; repeat < repeats; repeat++) result = random.layer.forward(x);
+        });
+    }
+    for (auto &worker : workers) worker.join();
+    for (const auto &result : results) CHECK(result.values() == expected.values());
+}
+
+Catch::Matchers::Generic::PredicateMatcher<convgen::Error> shape_error_mentioning(const std::string &needle) {
+    return Catch::Predicate<convgen::Error>(
+        [needle](const convgen::Error &e) {
+            return e.code() == convgen::ErrorCode::ShapeMismatch && std::string(e.what()).find(needle) != std::string::npos;
+        },
+        "ShapeMismatch mentioning '" + needle + "'");
+}
 
 void check_golden_kernels(const std::string &prefix) {
     using namespace spec_examples;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "convgen/layer.h"
 #include "reference.h"
 
@@ -30,6 +32,21 @@ void check_against_reference(const convgen::Kernel &kernel, const std::vector<in
 /// reference puts them).
 void check_against_reference(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
                              const std::vector<float> &input, uint32_t seed);
+
+/// A layer of the kernel with random weights (and bias), reproducible from the seed.
+struct RandomLayer {
+    std::vector<float> weight, bias;
+    convgen::Layer layer;
+    RandomLayer(const convgen::Kernel &kernel, uint32_t seed);
+};
+
+/// Runs one layer from `threads` threads at once, `repeats` calls each, on random input
+/// of `input_shape`, and CHECKs that every result equals a single-threaded call's.
+void check_concurrent_calls(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape, int threads,
+                            int repeats);
+
+/// Matches a convgen::Error with code ShapeMismatch whose message contains `needle`.
+Catch::Matchers::Generic::PredicateMatcher<convgen::Error> shape_error_mentioning(const std::string &needle);
 
 /// SPEC.md's golden examples 1-4 through the linked kernels named PREFIX + golden_*
 /// (examples/golden_kernels.cmake).

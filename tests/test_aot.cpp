@@ -53,24 +53,7 @@ TEST_CASE("the registry finds linked kernels by name and says what it has", "[ao
 
 TEST_CASE("one layer called from several threads at once gives the same results", "[aot][threads]") {
     const convgen::Kernel &kernel = convgen::find_kernel("aot_conv1d_mix");
-    const convgen::ConvSpec &s = kernel.spec();
-    const std::vector<float> weight = convgen_test::random_values(static_cast<size_t>(s.out_channels * s.in_channels_per_group() * s.kernel_size[0]), 7);
-    const std::vector<float> bias = convgen_test::random_values(static_cast<size_t>(s.out_channels), 8);
-    const convgen::Layer layer(kernel, convgen::ConstTensorView(weight.data(), s.weight_shape()),
-                               convgen::ConstTensorView(bias.data(), {s.out_channels}));
-    const std::vector<int64_t> shape = {3, s.in_channels, 500};
-    const std::vector<float> input = convgen_test::random_values(static_cast<size_t>(3 * s.in_channels * 500), 9);
-    const convgen::Tensor expected = layer.forward(convgen::ConstTensorView(input.data(), shape));
-
-    std::vector<convgen::Tensor> results(4);
-    std::vector<std::thread> threads;
-    for (auto &result : results) {
-        threads.emplace_back([&] {
-            for (int repeat = 0; repeat < 10; repeat++) result = layer.forward(convgen::ConstTensorView(input.data(), shape));
-        });
-    }
-    for (auto &t : threads) t.join();
-    for (const auto &result : results) CHECK(result.values() == expected.values());
+    convgen_test::check_concurrent_calls(kernel, {3, kernel.spec().in_channels, 500}, 4, 10);
 }
 
 TEST_CASE("the thread count is the user's to set", "[aot][threads]") {
@@ -156,18 +139,6 @@ std::vector<int64_t> offsets_in(const std::vector<int64_t> &shape, const std::ve
     return offsets;
 }
 
-struct RandomLayer {
-    std::vector<float> weight, bias;
-    convgen::Layer layer;
-    RandomLayer(const convgen::Kernel &kernel, uint32_t seed)
-        : weight(convgen_test::random_values(convgen_test::numel(kernel.spec().weight_shape()), seed)),
-          bias(convgen_test::random_values(static_cast<size_t>(kernel.spec().out_channels), seed + 1)),
-          layer(kernel, convgen::ConstTensorView(weight.data(), kernel.spec().weight_shape()),
-                kernel.spec().bias ? std::optional<convgen::ConstTensorView>(
-                                         convgen::ConstTensorView(bias.data(), kernel.spec().bias_shape()))
-                                   : std::nullopt) {}
-};
-
 }  // namespace
 
 TEST_CASE("NaN and infinities in the input land where the reference puts them, through every kernel", "[aot]") {
@@ -189,7 +160,7 @@ TEST_CASE("channels-last and other strided tensors give what their dense copies 
     for (const convgen::Kernel *kernel : schedule_kernels()) {
         INFO(kernel->describe());
         const convgen::ConvSpec &s = kernel->spec();
-        const RandomLayer random(*kernel, 31);
+        const convgen_test::RandomLayer random(*kernel, 31);
         const std::vector<int64_t> shape = small_input_shape(s), out_shape = s.output_shape(shape);
         const std::vector<float> dense = convgen_test::random_values(convgen_test::numel(shape), 33);
         const convgen::Tensor expected = random.layer.forward(convgen::ConstTensorView(dense.data(), shape));
@@ -223,16 +194,10 @@ TEST_CASE("channels-last and other strided tensors give what their dense copies 
 
 TEST_CASE("tensors past 32-bit indexing, outputs that share memory and in-place calls are refused", "[aot][errors]") {
     const convgen::Kernel &kernel = convgen::find_kernel("aot_channel_tiles");  // Conv2d(12, 40, 3, stride=(2, 1), padding=1)
-    const RandomLayer random(kernel, 41);
+    const convgen_test::RandomLayer random(kernel, 41);
     const convgen::Layer &layer = random.layer;
     auto refuses = [](auto &&call, const std::string &needle) {
-        REQUIRE_THROWS_MATCHES(call(), convgen::Error,
-                               Catch::Predicate<convgen::Error>(
-                                   [&](const convgen::Error &e) {
-                                       return e.code() == convgen::ErrorCode::ShapeMismatch &&
-                                              std::string(e.what()).find(needle) != std::string::npos;
-                                   },
-                                   "ShapeMismatch mentioning '" + needle + "'"));
+        REQUIRE_THROWS_MATCHES(call(), convgen::Error, convgen_test::shape_error_mentioning(needle));
     };
     // Nothing is read or written before the refusal: these views claim far more memory
     // than the 64 floats behind them.

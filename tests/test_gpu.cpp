@@ -3,7 +3,6 @@
 // linked libraries, no libHalide in the process (PoCL's LLVM and Halide's clash). On a
 // machine without the device every test but the error test says why and checks nothing.
 #include <catch2/catch.hpp>
-#include <thread>
 
 #include "convgen/runtime.h"
 #include "harness.h"
@@ -85,23 +84,7 @@ TEST_CASE("every GPU layer matches the reference on random data") {
 TEST_CASE("one GPU layer called from several threads at once gives the same results") {
     SKIP_WITHOUT_DEVICE();
     const convgen::Kernel &kernel = convgen::find_kernel(kPrefix + "gpu_dense3x3");
-    const convgen::ConvSpec &s = kernel.spec();
-    const std::vector<float> weight = convgen_test::random_values(convgen_test::numel(s.weight_shape()), 1);
-    const std::vector<float> bias = convgen_test::random_values(static_cast<size_t>(s.out_channels), 2);
-    const convgen::Layer layer(kernel, convgen::ConstTensorView(weight.data(), s.weight_shape()),
-                               convgen::ConstTensorView(bias.data(), s.bias_shape()));
-    const std::vector<int64_t> shape = {2, s.in_channels, 19, 23};
-    const std::vector<float> input = convgen_test::random_values(convgen_test::numel(shape), 3);
-    const convgen::Tensor expected = layer.forward(convgen::ConstTensorView(input.data(), shape));
-    std::vector<convgen::Tensor> results(3);
-    std::vector<std::thread> threads;
-    for (auto &result : results) {
-        threads.emplace_back([&] {
-            for (int repeat = 0; repeat < 3; repeat++) result = layer.forward(convgen::ConstTensorView(input.data(), shape));
-        });
-    }
-    for (auto &t : threads) t.join();
-    for (const auto &result : results) CHECK(result.values() == expected.values());
+    convgen_test::check_concurrent_calls(kernel, {2, kernel.spec().in_channels, 19, 23}, 3, 3);
 }
 
 #if defined(CONVGEN_TEST_DEVICE_OPENCL)
@@ -155,10 +138,8 @@ TEST_CASE("tensors in device memory are read and written in place") {
         const convgen::Kernel &kernel = convgen::find_kernel(kPrefix + name);
         INFO(kernel.describe());
         const convgen::ConvSpec &s = kernel.spec();
-        const std::vector<float> weight = convgen_test::random_values(convgen_test::numel(s.weight_shape()), 4);
-        const std::vector<float> bias = convgen_test::random_values(static_cast<size_t>(s.out_channels), 5);
-        const convgen::Layer layer(kernel, convgen::ConstTensorView(weight.data(), s.weight_shape()),
-                                   convgen::ConstTensorView(bias.data(), s.bias_shape()));
+        const convgen_test::RandomLayer random(kernel, 4);
+        const convgen::Layer &layer = random.layer;
         const std::vector<int64_t> shape = {1, s.in_channels, 11, 17}, out_shape = s.output_shape(shape);
         const std::vector<float> input = convgen_test::random_values(convgen_test::numel(shape), 6);
         const convgen::Tensor expected = layer.forward(convgen::ConstTensorView(input.data(), shape));

@@ -155,13 +155,7 @@ TEST_CASE("a Layer refuses tensors that do not fit, before running anything", "[
     std::vector<float> weight(6 * 2 * 3 * 3, 0.5f), bias(6, 0.0f);
     const convgen::ConstTensorView w(weight.data(), {6, 2, 3, 3}), b(bias.data(), {6});
     auto throws_shape_error = [](auto &&f, const std::string &needle) {
-        REQUIRE_THROWS_MATCHES(f(), convgen::Error,
-                               Catch::Predicate<convgen::Error>(
-                                   [&](const convgen::Error &e) {
-                                       return e.code() == convgen::ErrorCode::ShapeMismatch &&
-                                              std::string(e.what()).find(needle) != std::string::npos;
-                                   },
-                                   "ShapeMismatch mentioning '" + needle + "'"));
+        REQUIRE_THROWS_MATCHES(f(), convgen::Error, convgen_test::shape_error_mentioning(needle));
     };
     std::vector<float> bad_weight(6 * 4 * 3 * 3);
     throws_shape_error([&] { convgen::Layer(k, convgen::ConstTensorView(bad_weight.data(), {6, 4, 3, 3}), b); },

@@ -12,8 +12,10 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace convgen {
 
@@ -25,6 +27,18 @@ namespace {
 struct ErrorSink {
     std::string message;
 };
+
+// The runtime's message, at most its first and last lines: a missing driver is reported
+// once per entry point it lacks.
+std::string summary(const std::string &message) {
+    if (message.empty()) return "no message";
+    std::vector<std::string> lines;
+    std::stringstream in(message);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) lines.push_back(line);
+    if (lines.size() <= 3) return message;
+    return lines.front() + "\n  (" + std::to_string(lines.size() - 2) + " more lines)\n" + lines.back();
+}
 
 void capture_error(void *user_context, const char *message) {
     if (user_context != nullptr) {
@@ -205,8 +219,8 @@ const halide_device_interface_t *device_interface(Device device) {
 // Throws the Halide runtime's message for a failed device call.
 void check_device_call(int status, const ErrorSink &sink, const std::string &what) {
     if (status != 0) {
-        throw Error(ErrorCode::RuntimeError, what + " failed (Halide error " + std::to_string(status) +
-                                                 "): " + (sink.message.empty() ? "no message" : sink.message));
+        throw Error(ErrorCode::RuntimeError,
+                    what + " failed (Halide error " + std::to_string(status) + "): " + summary(sink.message));
     }
 }
 
@@ -270,7 +284,7 @@ void AotKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buff
     }
     if (status != 0) {
         throw Error(ErrorCode::RuntimeError, "kernel '" + name() + "' failed (Halide error " +
-                                                 std::to_string(status) + "): " + sink.message);
+                                                 std::to_string(status) + "): " + summary(sink.message));
     }
 }
 
