@@ -12,7 +12,6 @@
 // when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
 // Each thread count runs in a child process of its own, so no thread pool from one
 // measurement (OpenMP's for oneDNN, Halide's for convgen) competes with the next.
-#include <immintrin.h>
 #include <omp.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@
 
 #include "convgen/runtime.h"
 #include "common.h"
+#include "measure.h"
 
 namespace {
 
@@ -51,56 +51,7 @@ using Clock = std::chrono::steady_clock;
 double g_min_seconds = 0.4;
 
 double median_ms(const std::function<void()> &run) {
-    return convgen_bench::median_ms(run, g_min_seconds);
-}
-
-// Independent FMA chains, enough to hide the FMA latency on every current core. One
-// body, compiled once per ISA (a macro because the vector types and intrinsics differ).
-#define CONVGEN_FMA_GFLOPS(VEC, LANES, SET1, FMA)                                        \
-    constexpr int kChains = 12;                                                         \
-    VEC acc[kChains];                                                                   \
-    for (int i = 0; i < kChains; i++) acc[i] = SET1(float(i));                          \
-    const VEC a = SET1(0.999f), b = SET1(0.001f);                                       \
-    const auto t0 = Clock::now();                                                       \
-    for (long it = 0; it < iterations; it++)                                            \
-        for (int i = 0; i < kChains; i++) acc[i] = FMA(acc[i], a, b);                   \
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();    \
-    float sink[LANES];                                                                  \
-    float total = 0;                                                                    \
-    for (int i = 0; i < kChains; i++) {                                                 \
-        std::memcpy(sink, &acc[i], sizeof sink);                                        \
-        total += sink[0];                                                               \
-    }                                                                                   \
-    if (total == 12345.0f) std::puts(""); /* keeps the chains alive */                  \
-    return 2.0 * LANES * kChains * iterations / seconds / 1e9;
-
-__attribute__((target("avx2,fma"))) double fma_gflops_avx2(long iterations) {
-    CONVGEN_FMA_GFLOPS(__m256, 8, _mm256_set1_ps, _mm256_fmadd_ps)
-}
-__attribute__((target("avx512f"))) double fma_gflops_avx512(long iterations) {
-    CONVGEN_FMA_GFLOPS(__m512, 16, _mm512_set1_ps, _mm512_fmadd_ps)
-}
-#undef CONVGEN_FMA_GFLOPS
-
-// The machine's fp32 FMA peak at `threads` threads, for the widest ISA convgen runs here,
-// best of a few tries after the clocks have ramped up.
-double measure_peak_gflops(int threads, const std::string &isa) {
-    const bool wide = isa == "avx512" && __builtin_cpu_supports("avx512f");
-    double best = 0;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        std::vector<double> per_thread(static_cast<size_t>(threads));
-        std::vector<std::thread> pool;
-        for (int t = 0; t < threads; t++) {
-            pool.emplace_back([&, t] {
-                per_thread[static_cast<size_t>(t)] = wide ? fma_gflops_avx512(50'000'000) : fma_gflops_avx2(50'000'000);
-            });
-        }
-        for (auto &th : pool) th.join();
-        double total = 0;
-        for (double g : per_thread) total += g;
-        best = std::max(best, total);
-    }
-    return best;
+    return convgen::measure::median_ms(run, g_min_seconds);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -321,7 +272,7 @@ std::string cpu_model() {
 std::string bench_thread_count(int threads, const std::vector<SuiteLayer> &suite, const std::vector<std::string> &only,
                                const std::string &isa) {
     std::ostringstream md;
-    const double peak = measure_peak_gflops(threads, isa);
+    const double peak = convgen::measure::peak_gflops(threads, isa == "avx512");
     std::printf("\n%d thread%s: measured fp32 FMA peak %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
     std::printf("%-26s %10s %10s %12s %9s %8s %9s %7s %9s\n", "layer", "convgen ms", "oneDNN ms", "+reorders ms",
                 "GFLOP/s", "dnn/cg", "dnn+r/cg", "peak", "max diff");

@@ -1,7 +1,5 @@
 #include "common.h"
 
-#include <algorithm>
-#include <chrono>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -58,21 +56,6 @@ std::vector<SuiteLayer> read_suite(const std::string &path) {
         layers.push_back(layer);
     }
     return layers;
-}
-
-double median_ms(const std::function<void()> &run, double min_seconds) {
-    using Clock = std::chrono::steady_clock;
-    for (int warm_up = 0; warm_up < 3; warm_up++) run();
-    std::vector<double> times;
-    const auto start = Clock::now();
-    while (times.size() < 5 ||
-           (times.size() < 1000 && std::chrono::duration<double>(Clock::now() - start).count() < min_seconds)) {
-        const auto t0 = Clock::now();
-        run();
-        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    }
-    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-    return times[times.size() / 2];
 }
 
 }  // namespace convgen_bench

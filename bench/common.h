@@ -1,8 +1,6 @@
-// What the benchmarks share: the layer suite, bench/layers.csv (a copy of
-// ../shared/bench/layers.csv), and how a time is measured.
+// The benchmark layer suite, bench/layers.csv (a copy of ../shared/bench/layers.csv).
 #pragma once
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,9 +20,5 @@ std::vector<SuiteLayer> read_suite(const std::string &path = CONVGEN_BENCH_CSV);
 
 /// `text` split at every `sep`.
 std::vector<std::string> split(const std::string &text, char sep);
-
-/// The median time of `run` in milliseconds, after three warm-up runs: as many runs as
-/// fit in `min_seconds` (at least 5, at most 1000).
-double median_ms(const std::function<void()> &run, double min_seconds);
 
 }  // namespace convgen_bench

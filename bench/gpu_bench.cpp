@@ -23,6 +23,7 @@
 #include "convgen/runtime.h"
 #include "reference.h"
 #include "common.h"
+#include "measure.h"
 
 namespace {
 
@@ -125,11 +126,11 @@ int main(int argc, char **argv) {
             conv.forward(x.view(), y.view());
             conv.synchronize();
             const std::vector<float> &got = y.read();
-            const convgen_test::ReferenceResult ref = convgen_test::reference_conv(s, layer.input_shape, input, weight, bias);
+            const convgen_reference::ReferenceResult ref = convgen_reference::reference_conv(s, layer.input_shape, input, weight, bias);
             double worst = 0;
             size_t wrong = 0;
             for (size_t i = 0; i < got.size(); i++) {
-                if (!convgen_test::close_enough(got[i], ref.values[i], ref.magnitudes[i])) wrong++;
+                if (!convgen_reference::close_enough(got[i], ref.values[i], ref.magnitudes[i])) wrong++;
                 worst = std::max(worst, std::abs(got[i] - ref.values[i]) / std::max(ref.magnitudes[i], 1e-30));
             }
             if (wrong > 0) {
@@ -138,7 +139,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
 
-            const double ms = convgen_bench::median_ms(
+            const double ms = convgen::measure::median_ms(
                 [&] {
                     conv.forward(x.view(), y.view());
                     conv.synchronize();

@@ -34,6 +34,8 @@ std::string percent_decode(const std::string &text) {
 class ConvGenerator : public Halide::Generator<ConvGenerator> {
 public:
     GeneratorParam<std::string> spec_text{"spec", ""};
+    // Schedule knobs, "name=value,..." (schedule_knobs.h); empty: convgen's own choices.
+    GeneratorParam<std::string> schedule_text{"schedule", ""};
 
     // The arguments depend on the spec (rank, whether there is a bias), so they are added
     // here rather than declared as members. Generated signature, in order:
@@ -46,6 +48,7 @@ public:
         const std::string text = percent_decode(spec_text.value());
         try {
             spec_ = kernel_spec(parse_spec(text));  // a pointwise Conv2d compiles as its Conv1d
+            knobs_ = parse_schedule_knobs(percent_decode(schedule_text.value()));
         } catch (const Error &e) {
             // Halide's driver would print this as an "unhandled exception"; say what it is
             // and stop the build step here.
@@ -64,13 +67,17 @@ public:
         inputs.input = *input_;
         inputs.weight = *weight_;
         if (bias_ != nullptr) inputs.bias = *bias_;
-        const Target target = get_target();
-        *output_ = (target.has_gpu_feature() ? gpu_pipeline(spec_, inputs, target)
-                                             : cpu_pipeline(spec_, inputs, target)).output;
+        try {
+            *output_ = scheduled_pipeline(spec_, inputs, get_target(), knobs_, knob_estimate_shape(spec_, knobs_)).output;
+        } catch (const Error &e) {
+            std::cerr << "convgen: cannot schedule " << to_string(spec_) << ":\n  " << e.what() << "\n";
+            std::exit(1);
+        }
     }
 
 private:
     ConvSpec spec_;
+    ScheduleKnobs knobs_;
     Input<Buffer<float>> *input_ = nullptr;
     Input<Buffer<float>> *weight_ = nullptr;
     Input<Buffer<float>> *bias_ = nullptr;

@@ -13,6 +13,7 @@
 #include <Halide.h>
 
 #include "convgen/spec.h"
+#include "schedule_knobs.h"
 
 namespace convgen {
 
@@ -80,11 +81,24 @@ bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain);
 bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadding zero_padding);
 
 /// The pipeline for a CPU target: define_conv over the domain the CPU schedule wants for
-/// this layer, scheduled for the target's vector width and register count.
-ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target);
+/// this layer, scheduled for the target's vector width and register count, with any
+/// knobs set overriding the schedule's own choices.
+ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target,
+                          const ScheduleKnobs &knobs = {});
 
 /// The pipeline for a GPU target (CUDA, OpenCL): output tiles on blocks, a register tile
 /// of outputs per thread, input and weight tiles staged in shared memory.
-ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target);
+ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target,
+                          const ScheduleKnobs &knobs = {});
+
+/// The pipeline for any target: the GPU or CPU schedule, or, with the `autoscheduler`
+/// knob, the unscheduled algorithm with estimates for an input of `estimate_shape`
+/// (N, C_in, [H,] W), scheduled by that Halide autoscheduler.
+ConvPipeline scheduled_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target,
+                                const ScheduleKnobs &knobs, const std::vector<int64_t> &estimate_shape);
+
+/// The input shape the knobs estimate_n, estimate_h, estimate_w describe (1, C_in, [56,] 56
+/// by default).
+std::vector<int64_t> knob_estimate_shape(const ConvSpec &spec, const ScheduleKnobs &knobs);
 
 }  // namespace convgen

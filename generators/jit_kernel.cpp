@@ -4,12 +4,19 @@ namespace convgen {
 
 using namespace Halide;
 
-JitKernel::JitKernel(const ConvSpec &spec, const Target &target)
+JitKernel::JitKernel(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs,
+                     const std::vector<int64_t> &estimate_shape)
     : Kernel("jit", spec), target_(target) {
     const ConvSpec compiled = kernel_spec(spec);  // a pointwise Conv2d compiles as its Conv1d
+    std::vector<int64_t> estimate = estimate_shape.empty() ? knob_estimate_shape(compiled, knobs) : estimate_shape;
+    if (compiled.dims != spec.dims && estimate.size() == 4) estimate = {estimate[0], estimate[1], estimate[2] * estimate[3]};
     inputs_ = make_conv_inputs(compiled);
-    pipeline_ = Pipeline(cpu_pipeline(compiled, inputs_, target_).output);
-    pipeline_.compile_jit(target_);
+    pipeline_ = Pipeline(scheduled_pipeline(compiled, inputs_, target_, knobs, estimate).output);
+    try {
+        pipeline_.compile_jit(target_);
+    } catch (const Halide::Error &e) {
+        throw Error(ErrorCode::InvalidSpec, std::string("the schedule does not compile: ") + e.what());
+    }
 }
 
 void JitKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,

@@ -11,10 +11,17 @@ namespace convgen {
 
 class JitKernel final : public Kernel {
 public:
-    /// Compiles the layer for `target` (default: this machine's CPU, or HL_JIT_TARGET).
-    /// Throws Error(InvalidSpec) for an invalid spec.
+    /// Compiles the layer for `target` (default: this machine's CPU, or HL_JIT_TARGET),
+    /// with any schedule knobs set (an autoscheduler plans for `estimate_shape`, or the
+    /// knobs' estimate when that is empty). Throws Error(InvalidSpec) for an invalid spec
+    /// or knob.
     explicit JitKernel(const ConvSpec &spec,
-                       const Halide::Target &target = Halide::get_jit_target_from_environment());
+                       const Halide::Target &target = Halide::get_jit_target_from_environment(),
+                       const ScheduleKnobs &knobs = {}, const std::vector<int64_t> &estimate_shape = {});
+
+    /// The compiled pipeline, to print its loop nest or emit its statement and assembly.
+    Halide::Pipeline &pipeline() const { return pipeline_; }
+    const Halide::Target &target() const { return target_; }
 
     void run(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,
              halide_buffer_t *output) const override;

@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "convgen/weight_layout.h"
+#include "schedule_knobs.h"
 
 namespace convgen {
 
@@ -47,6 +48,10 @@ struct CpuTiling {
     int row_tiles_per_task = 4; // Conv2d
     int channels_per_task = 8;  // Depthwise2d
     int tiles_per_task = 8;     // Conv1d: tiles along x per task
+    int task_pixels = 256;      // ChannelTiles: about this many output pixels per task
+    int reduction_split = 0;    // ChannelTiles: input channels per inner chunk (0: no split)
+    bool unroll_kx = true;
+    enum class PaddedAt { Image, Task, Inline } padded_at = PaddedAt::Image;
 
     int tile_width() const { return vector_width * x_vectors; }
 };
@@ -61,9 +66,10 @@ int largest_divisor(int n, std::initializer_list<int> candidates) {
 // independent FMA chains to cover the FMA latency, and few enough registers that LLVM
 // keeps the accumulators, the operands and a broadcast in registers (16 on AVX2/SSE,
 // 32 on AVX-512).
-CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
+CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     CpuTiling t;
     t.vector_width = target.natural_vector_size<float>();
+    t.unroll_kx = spec.axis_x().kernel <= 7;
     const bool many_registers =
         target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64);
     // Tasks (row_tiles_per_task, channels_per_task, tiles_per_task: the defaults) of tens
@@ -89,6 +95,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
         t.plan = Plan::ChannelTiles;
     } else if (spec.dims == 1) {
         t.plan = Plan::Conv1d;
+        t.padded_at = CpuTiling::PaddedAt::Task;
         if (many_registers) {
             // Up to 10 channels x 2 vectors: a 32-wide tile, so short sequences (text)
             // still fill it, with one vector load per 5-10 FMAs.
@@ -102,6 +109,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
         // Depthwise: nothing to share between channels (and Halide 14 emits misaligned
         // aligned loads for strided reads from several padded planes in one tile).
         t.plan = Plan::Depthwise2d;
+        t.padded_at = CpuTiling::PaddedAt::Task;
         // At most 8 lanes: AVX-512's 16 would leave 14-wide planes unvectorized, and a
         // memory-bound layer gains nothing from wider vectors.
         t.vector_width = std::min(t.vector_width, 8);
@@ -126,6 +134,81 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target) {
                                      spec.kernel_size[0] * spec.kernel_size[1];
         t.channels_inner = weight_bytes <= 256 * 1024;
     }
+    return t;
+}
+
+[[noreturn]] void knob_error(const std::string &message) {
+    throw Error(ErrorCode::InvalidSpec, "schedule knobs: " + message);
+}
+
+// The plan for the layer on this target: the defaults above, overridden by whichever
+// knobs are set (schedule_knobs.h), each checked against what the loop nests support.
+CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs) {
+    CpuTiling t = default_tiling(spec, target);
+    const int natural = target.natural_vector_size<float>();
+    const int vector_width = knobs.get("vector_width", t.vector_width);
+    if (vector_width > natural) {
+        knob_error("vector_width=" + std::to_string(vector_width) + " is wider than " + target.to_string() + "'s " +
+                   std::to_string(natural) + " floats");
+    }
+    t.vector_width = vector_width;
+    const std::string vectorize = knobs.get("vectorize", t.plan == Plan::ChannelTiles ? "channels" : "x");
+    if (vectorize == "channels" && t.plan != Plan::ChannelTiles) {
+        if (spec.dims != 2 || (spec.groups > 1 && spec.out_channels_per_group() % kPackedChannelBlock != 0)) {
+            knob_error("vectorize=channels needs a Conv2d whose groups hold whole tiles of 16 output channels");
+        }
+        t.plan = Plan::ChannelTiles;
+        t.padded_at = CpuTiling::PaddedAt::Image;
+    } else if (vectorize == "x" && t.plan == Plan::ChannelTiles) {
+        t.plan = spec.in_channels_per_group() == 1 ? Plan::Depthwise2d : Plan::Conv2d;
+        t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
+        t.rows = 2;
+        t.x_vectors = 2;
+        t.padded_at = t.plan == Plan::Conv2d ? CpuTiling::PaddedAt::Image : CpuTiling::PaddedAt::Task;
+    }
+    if (t.plan == Plan::ChannelTiles) {
+        // A channel tile of whole vectors that tiles the packed weights' 32 channels.
+        const int tile = knobs.get("channel_tile", std::min(t.channel_tile, 2 * std::max(vector_width, 8)));
+        if (tile % vector_width != 0 || kPackedChannelMultiple % tile != 0) {
+            knob_error("channel_tile=" + std::to_string(tile) + " must be whole vectors of " +
+                       std::to_string(vector_width) + " and divide " + std::to_string(kPackedChannelMultiple));
+        }
+        if (spec.groups > 1 && spec.out_channels_per_group() % tile != 0) {
+            knob_error("channel_tile=" + std::to_string(tile) + " must divide the " +
+                       std::to_string(spec.out_channels_per_group()) + " output channels of a group");
+        }
+        t.channel_tile = tile;
+        t.pixels = knobs.get("pixels", t.pixels);
+        t.task_pixels = knobs.get("task_pixels", t.task_pixels);
+        t.reduction_split = knobs.get("reduction_split", 0);
+        if (t.reduction_split > spec.in_channels_per_group()) {
+            knob_error("reduction_split=" + std::to_string(t.reduction_split) + " is more than the " +
+                       std::to_string(spec.in_channels_per_group()) + " input channels of a group");
+        }
+    } else {
+        t.x_vectors = knobs.get("x_vectors", t.x_vectors);
+        if (spec.dims == 2) t.rows = knobs.get("rows", t.rows);
+        if (t.plan != Plan::Depthwise2d) {
+            const int block = knobs.get("channel_block", t.channel_block);
+            if (spec.out_channels_per_group() % block != 0) {
+                knob_error("channel_block=" + std::to_string(block) + " must divide the " +
+                           std::to_string(spec.out_channels_per_group()) + " output channels of a group");
+            }
+            t.channel_block = block;
+        }
+        const int grain = knobs.get("grain", 0);
+        if (grain > 0) t.row_tiles_per_task = t.channels_per_task = t.tiles_per_task = grain;
+    }
+    t.unroll_kx = knobs.get("unroll_kx", t.unroll_kx ? 1 : 0) != 0;
+    const std::string padded_at = knobs.get("padded_at", "");
+    if (padded_at == "image") {
+        if (t.plan == Plan::Depthwise2d || t.plan == Plan::Conv1d) {
+            knob_error("padded_at=image: depthwise and Conv1d tasks span images; use task or inline");
+        }
+        t.padded_at = CpuTiling::PaddedAt::Image;
+    }
+    if (padded_at == "task") t.padded_at = CpuTiling::PaddedAt::Task;
+    if (padded_at == "inline") t.padded_at = CpuTiling::PaddedAt::Inline;
     return t;
 }
 
@@ -223,11 +306,12 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
     // Taps innermost, unrolled along x: NCHW keeps a tap's input rows adjacent, and the
     // unrolled kx loads share addressing. (Channels innermost, as for NHWC, measured
     // about 2x slower here: each step would touch another channel plane.)
-    if (p.spec.axis_x().kernel <= 7) update.unroll(p.r.x);
+    if (t.unroll_kx) update.unroll(p.r.x);
 
     // The input as conv reads it, materialized so the FMA loops read a dense buffer with
     // no boundary logic.
-    const bool per_image = t.plan == Plan::Conv2d;
+    if (t.padded_at == CpuTiling::PaddedAt::Inline) return;
+    const bool per_image = t.padded_at == CpuTiling::PaddedAt::Image;
     const LoopLevel at = per_image ? LoopLevel(output, p.n) : LoopLevel(output, Var("task"));
     if (p.conv_input.name() == p.padded.name()) {
         materialize_padded(p, at, t.vector_width, per_image);
@@ -246,10 +330,12 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 // `stage` holds one task's conv results with pixels innermost, so output stores dense
 // rows of NCHW; the transposition costs one move per output, against C_in*kH*kW/lanes
 // FMAs per output in conv.
-void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materialize_input) {
+void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
     const int vw = t.vector_width;
-    // About this many output pixels per task: tens of microseconds of work.
-    const int task_pixels = 256;
+    // About t.task_pixels output pixels per task: tens of microseconds of work.
+    const int task_pixels = t.task_pixels;
+    const bool per_image = t.padded_at == CpuTiling::PaddedAt::Image &&
+                           reads_through_boundary(p.spec, ConvDomain::FlatPixels);
     Func &output = p.output;
     Var co("co"), ci("ci"), chunk("chunk"), task("task");
     // Rows split evenly into ceil(pixels / task_pixels) chunks, so no task is a sliver.
@@ -258,7 +344,7 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materializ
     output.split(p.c, co, ci, t.channel_tile, TailStrategy::GuardWithIf)
         .split(p.y, chunk, p.y, (height + chunks - 1) / chunks, TailStrategy::GuardWithIf)
         .reorder(p.x, p.y, ci, chunk, co, p.n);
-    if (materialize_input) {
+    if (per_image) {
         output.fuse(chunk, co, task);
     } else {
         Var chunk_co("chunk_co");
@@ -296,23 +382,35 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t, bool materializ
         .unroll(cvo)
         .unroll(p.p)
         .reorder(cvi, cvo, p.p, p.r.x, p.r.y, p.r.z, p.n);
-    if (p.spec.axis_x().kernel <= 7) update.unroll(p.r.x);  // taps along x share addressing
+    if (t.reduction_split > 0) {
+        // Input channels in chunks, each chunk's channels innermost of the taps.
+        RVar rzo("rzo"), rzi("rzi");
+        update.split(p.r.z, rzo, rzi, t.reduction_split, TailStrategy::GuardWithIf)
+            .reorder(cvi, cvo, p.p, rzi, p.r.x, p.r.y, rzo, p.n);
+    }
+    if (t.unroll_kx) update.unroll(p.r.x);  // taps along x share addressing
 
-    if (materialize_input) {
+    if (per_image) {
         materialize_padded(p, LoopLevel(output, p.n), vw, /*parallel_channels=*/true);
+    } else if (t.padded_at == CpuTiling::PaddedAt::Task && reads_through_boundary(p.spec, ConvDomain::FlatPixels)) {
+        materialize_padded(p, LoopLevel(output, task), vw, /*parallel_channels=*/false);
     }
 }
 
 }  // namespace
 
-ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target) {
-    const CpuTiling t = choose_tiling(spec, target);
+ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,
+                          const ScheduleKnobs &knobs) {
+    const CpuTiling t = choose_tiling(spec, target, knobs);
+    // A padded input read in place must be defined by its boundary condition alone.
+    const ZeroPadding zero_padding = t.padded_at == CpuTiling::PaddedAt::Inline ? ZeroPadding::BoundaryCondition
+                                                                                : ZeroPadding::FillThenCopy;
     if (t.plan == Plan::ChannelTiles) {
-        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels);
-        schedule_channel_tiles(p, t, reads_through_boundary(spec, ConvDomain::FlatPixels));
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding);
+        schedule_channel_tiles(p, t);
         return p;
     }
-    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial);
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding);
     schedule_spatial(p, t);
     return p;
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "conv_pipeline.h"
+#include "convgen/weight_layout.h"
 
 namespace convgen {
 
@@ -33,7 +34,55 @@ struct GpuTiling {
 
 constexpr int kSharedMemoryBudget = 32 * 1024;  // bytes per block: under CUDA's 48 KiB static limit
 
-GpuTiling choose_gpu_tiling(const ConvSpec &spec) {
+// Shared memory a block stages per chunk: its input tile with halo, and its weights.
+int staged_bytes(const ConvSpec &spec, const GpuTiling &t, int chunk) {
+    const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
+    const int staged_width = (t.tile_x() - 1) * ax.stride + ax.dilated_extent();
+    const int staged_rows = (t.threads_y - 1) * ay.stride + ay.dilated_extent();
+    return 4 * chunk * (staged_width * staged_rows + t.tile_c() * ax.kernel * ay.kernel);
+}
+
+GpuTiling default_gpu_tiling(const ConvSpec &spec);
+
+[[noreturn]] void knob_error(const std::string &message) {
+    throw Error(ErrorCode::InvalidSpec, "schedule knobs: " + message);
+}
+
+GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs) {
+    GpuTiling t = default_gpu_tiling(spec);
+    t.threads_x = knobs.get("threads_x", t.threads_x);
+    t.threads_y = spec.dims == 2 ? knobs.get("threads_y", t.threads_y) : 1;
+    t.threads_c = knobs.get("threads_c", t.threads_c);
+    t.outputs_x = knobs.get("outputs_x", t.outputs_x);
+    t.outputs_c = knobs.get("outputs_c", t.outputs_c);
+    t.channel_chunk = knobs.get("channel_chunk", t.channel_chunk);
+    if (t.threads_x * t.threads_y * t.threads_c > 1024) {
+        knob_error("a block of " + std::to_string(t.threads_x * t.threads_y * t.threads_c) +
+                   " threads: GPUs take at most 1024");
+    }
+    if (t.channel_chunk > 0) {
+        if (spec.groups > 1) knob_error("channel_chunk: grouped layers are not staged (use channel_chunk=0)");
+        if (spec.in_channels_per_group() % t.channel_chunk != 0) {
+            knob_error("channel_chunk=" + std::to_string(t.channel_chunk) + " must divide the " +
+                       std::to_string(spec.in_channels) + " input channels");
+        }
+        if (kPackedChannelMultiple % t.tile_c() != 0) {
+            knob_error("threads_c x outputs_c = " + std::to_string(t.tile_c()) + " must divide " +
+                       std::to_string(kPackedChannelMultiple) + " (the packed weights' channel padding)");
+        }
+        if (staged_bytes(spec, t, t.channel_chunk) > kSharedMemoryBudget) {
+            knob_error("channel_chunk=" + std::to_string(t.channel_chunk) + " stages " +
+                       std::to_string(staged_bytes(spec, t, t.channel_chunk)) + " bytes: more than the " +
+                       std::to_string(kSharedMemoryBudget) + " of shared memory a block may take");
+        }
+    } else if (spec.out_channels_per_group() % t.outputs_c != 0) {
+        knob_error("outputs_c=" + std::to_string(t.outputs_c) + " must divide the " +
+                   std::to_string(spec.out_channels_per_group()) + " output channels of a group");
+    }
+    return t;
+}
+
+GpuTiling default_gpu_tiling(const ConvSpec &spec) {
     GpuTiling t;
     const bool is_2d = spec.dims == 2;
     const int in_per_group = spec.in_channels_per_group();
@@ -57,12 +106,8 @@ GpuTiling choose_gpu_tiling(const ConvSpec &spec) {
     if (spec.groups > 1) return t;
 
     // The largest chunk of input channels whose staged input and weight tiles fit.
-    const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
-    const int staged_width = (t.tile_x() - 1) * ax.stride + ax.dilated_extent();
-    const int staged_rows = (t.threads_y - 1) * ay.stride + ay.dilated_extent();
     for (int chunk : {16, 8, 4, 3, 2, 1}) {
-        const int bytes = 4 * chunk * (staged_width * staged_rows + t.tile_c() * ax.kernel * ay.kernel);
-        if (in_per_group % chunk == 0 && bytes <= kSharedMemoryBudget) {
+        if (in_per_group % chunk == 0 && staged_bytes(spec, t, chunk) <= kSharedMemoryBudget) {
             t.channel_chunk = chunk;
             break;
         }
@@ -72,10 +117,11 @@ GpuTiling choose_gpu_tiling(const ConvSpec &spec) {
 
 }  // namespace
 
-ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target) {
+ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,
+                          const ScheduleKnobs &knobs) {
     (void)target;  // CUDA and OpenCL take the same schedule
+    const GpuTiling t = choose_gpu_tiling(spec, knobs);
     ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, ZeroPadding::BoundaryCondition);
-    const GpuTiling t = choose_gpu_tiling(spec);
     const bool is_2d = spec.dims == 2;
 
     // Output: blocks over (x tile, [row tile,] channel tile x image).

@@ -11,6 +11,9 @@
 namespace convgen_test {
 
 using convgen::ConvSpec;
+using convgen_reference::close_enough;
+using convgen_reference::reference_conv;
+using convgen_reference::ReferenceResult;
 
 std::vector<float> random_values(size_t count, uint32_t seed) {
     std::mt19937 rng(seed);

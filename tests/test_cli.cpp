@@ -70,10 +70,10 @@ TEST_CASE("convgen run computes a layer from .npy files", "[cli]") {
     INFO(r.err);
     REQUIRE(r.status == 0);
     const convgen::npy::Array y = convgen::npy::load(s.path("y.npy"));
-    const convgen_test::ReferenceResult ref = convgen_test::reference_conv(spec, input_shape, input, weight, bias);
+    const convgen_reference::ReferenceResult ref = convgen_reference::reference_conv(spec, input_shape, input, weight, bias);
     REQUIRE(y.shape == ref.shape);
     for (size_t i = 0; i < ref.values.size(); i++) {
-        REQUIRE(convgen_test::close_enough(y.data[i], ref.values[i], ref.magnitudes[i]));
+        REQUIRE(convgen_reference::close_enough(y.data[i], ref.values[i], ref.magnitudes[i]));
     }
 }
 

@@ -201,8 +201,8 @@ TEST_CASE("strided views of the batch and channel axes are read correctly", "[ji
     const auto strided = layer.forward(convgen::ConstTensorView(storage.data(), {2, 2, 6, 7}, {168, 42, 7, 1}));
     const auto dense = layer.forward(convgen::ConstTensorView(packed.data(), {2, 2, 6, 7}));
     CHECK(strided.values() == dense.values());
-    const auto ref = convgen_test::reference_conv(k.spec(), {2, 2, 6, 7}, packed, weight, bias);
-    for (size_t i = 0; i < ref.values.size(); i++) REQUIRE(convgen_test::close_enough(dense.data()[i], ref.values[i], ref.magnitudes[i]));
+    const auto ref = convgen_reference::reference_conv(k.spec(), {2, 2, 6, 7}, packed, weight, bias);
+    for (size_t i = 0; i < ref.values.size(); i++) REQUIRE(convgen_reference::close_enough(dense.data()[i], ref.values[i], ref.magnitudes[i]));
 }
 
 TEST_CASE("pointwise layers run over flattened planes, dense or not", "[jit]") {
@@ -228,10 +228,10 @@ TEST_CASE("pointwise layers run over flattened planes, dense or not", "[jit]") {
     layer.forward(convgen::ConstTensorView(cropped.data(), shape),
                   convgen::TensorView(wide_output.data() + 2, {2, 5, 4, 5}, {180, 36, 9, 1}));
 
-    const auto ref = convgen_test::reference_conv(spec, shape, cropped, weight, bias);
+    const auto ref = convgen_reference::reference_conv(spec, shape, cropped, weight, bias);
     REQUIRE(dense.values().size() == ref.values.size());
     for (size_t i = 0; i < ref.values.size(); i++) {
-        REQUIRE(convgen_test::close_enough(dense.data()[i], ref.values[i], ref.magnitudes[i]));
+        REQUIRE(convgen_reference::close_enough(dense.data()[i], ref.values[i], ref.magnitudes[i]));
         REQUIRE(from_crop.data()[i] == dense.data()[i]);
         const size_t row = i / 5, col = i % 5;
         REQUIRE(wide_output[row * 9 + 2 + col] == dense.data()[i]);

@@ -8,7 +8,7 @@
 
 #include "convgen/spec.h"
 
-namespace convgen_test {
+namespace convgen_reference {
 
 struct ReferenceResult {
     std::vector<int64_t> shape;      // (N, C_out, [H_out,] W_out)
@@ -25,4 +25,4 @@ ReferenceResult reference_conv(const convgen::ConvSpec &spec, const std::vector<
 /// |got - ref| within float32 reassociation error for a sum of this magnitude.
 bool close_enough(float got, double ref, double magnitude);
 
-}  // namespace convgen_test
+}  // namespace convgen_reference

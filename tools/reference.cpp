@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace convgen_test {
+namespace convgen_reference {
 
 using convgen::ConvSpec;
 using convgen::PaddingKind;
@@ -102,4 +102,4 @@ bool close_enough(float got, double ref, double magnitude) {
     return std::fabs(static_cast<double>(got) - ref) <= 1e-5 * magnitude + 1e-6;
 }
 
-}  // namespace convgen_test
+}  // namespace convgen_reference
