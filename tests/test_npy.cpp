@@ -451,6 +451,50 @@ TEST_CASE("npy::load fails cleanly on every truncation and single-byte corruptio
 }
 
 // ---------------------------------------------------------------------------
+// parse: the same reader over bytes in memory (what fuzz/fuzz_npy.cpp drives)
+
+TEST_CASE("npy::parse gives load's result or load's error for the same bytes", "[npy]") {
+    TempDir dir;
+    const std::string path = dir.file("x.npy");
+    const std::string valid32 = npyFile(1, dictFor("<f4", "(2, 2)"), f32s({1.0f, -2.0f, 0.5f, 8.0f}));
+    const std::string cases[] = {
+        valid32,
+        npyFile(3, dictFor("<f8", "(3,)"), f64(1) + f64(-1e300) + f64(0.25)),
+        npyFile(1, dictFor("<f4", "()"), f32(7.0f)),
+        npyFile(2, dictFor("<f4", "(0, 5)"), ""),
+        "",
+        valid32.substr(0, 9),                         // inside the header length
+        valid32.substr(0, valid32.size() - 1),        // one data byte short
+        valid32 + "x",                                // trailing data
+        npyFile(1, dictFor("<i8", "(1,)"), "12345678"),  // unsupported dtype
+        npyFile(1, "{'descr': '<f4', 'shape': (1,), }", f32(1.0f)),  // missing key
+    };
+    for (const std::string &bytes : cases) {
+        writeBytes(path, bytes);
+        std::string loaded, parsed;
+        convgen::npy::Array fromFile, fromMemory;
+        try {
+            fromFile = convgen::npy::load(path);
+        } catch (const Error &e) {
+            loaded = e.what();
+        }
+        try {
+            fromMemory = convgen::npy::parse(bytes.data(), bytes.size(), path);
+        } catch (const Error &e) {
+            CHECK(e.code() == ErrorCode::IoError);
+            parsed = e.what();
+        }
+        CHECK_THAT(parsed, Equals(loaded));
+        CHECK(fromMemory.shape == fromFile.shape);
+        CHECK(fromMemory.data == fromFile.data);
+    }
+    // Messages start with the name given, whatever it is.
+    CHECK_THROWS_WITH(convgen::npy::parse(nullptr, 0, "<memory>"),
+                      Equals("<memory>: not an .npy file (expected it to start with \"\\x93NUMPY\", found \"\", "
+                             "0 bytes in all)"));
+}
+
+// ---------------------------------------------------------------------------
 // save
 
 TEST_CASE("npy::save writes exactly what numpy.save writes", "[npy]") {

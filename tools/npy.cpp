@@ -287,14 +287,46 @@ private:
 // ---------------------------------------------------------------------------
 // Reading
 
-// Reads up to `size` bytes; returns how many arrived.
-size_t readSome(std::ifstream &in, char *dst, size_t size) {
-    in.read(dst, static_cast<std::streamsize>(size));
-    return static_cast<size_t>(in.gcount());
-}
+// Where load() and parse() get their bytes: the file, read as it is parsed (so a
+// float32 array is never held twice), or a buffer in memory. The parser is the same
+// code for both, which is what lets a fuzzer exercise the real reader through parse().
+class ByteSource {
+public:
+    virtual ~ByteSource() = default;
+    // Copies up to `size` bytes to `dst`; returns how many arrived.
+    virtual size_t read(char *dst, size_t size) = 0;
+};
 
-void readExact(std::ifstream &in, const std::string &path, char *dst, size_t size) {
-    if (readSome(in, dst, size) != size) fail(path, "read error (was the file changed while reading?)");
+class FileSource final : public ByteSource {
+public:
+    explicit FileSource(std::ifstream &in) : in_(in) {}
+    size_t read(char *dst, size_t size) override {
+        in_.read(dst, static_cast<std::streamsize>(size));
+        return static_cast<size_t>(in_.gcount());
+    }
+
+private:
+    std::ifstream &in_;
+};
+
+class MemorySource final : public ByteSource {
+public:
+    MemorySource(const char *bytes, size_t size) : bytes_(bytes), size_(size) {}
+    size_t read(char *dst, size_t size) override {
+        const size_t n = std::min(size, size_ - pos_);
+        if (n > 0) std::memcpy(dst, bytes_ + pos_, n);
+        pos_ += n;
+        return n;
+    }
+
+private:
+    const char *bytes_;
+    size_t size_;
+    size_t pos_ = 0;
+};
+
+void readExact(ByteSource &in, const std::string &path, char *dst, size_t size) {
+    if (in.read(dst, size) != size) fail(path, "read error (was the file changed while reading?)");
 }
 
 uint64_t littleEndian(const unsigned char *bytes, size_t size) {
@@ -316,33 +348,17 @@ float toFloat(double x) {
     return static_cast<float>(x);
 }
 
-}  // namespace
-
-Array load(const std::string &path) {
-    std::error_code ec;
-    const fs::file_status status = fs::status(path, ec);
-    if (status.type() == fs::file_type::not_found) fail(path, "cannot open: no such file");
-    if (ec) fail(path, "cannot open: " + ec.message());
-    if (fs::is_directory(status)) fail(path, "cannot open: it is a directory, not an .npy file");
-    if (!fs::is_regular_file(status)) fail(path, "cannot open: not a regular file");
-
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    in.seekg(0, std::ios::end);
-    const std::streamoff endPos = in.tellg();
-    in.seekg(0, std::ios::beg);
-    if (endPos < 0 || !in) fail(path, "cannot determine the file size");
-    const auto fileSize = static_cast<uint64_t>(endPos);
-
+// Parses a whole .npy file of `fileSize` bytes from `in`; `path` names it in messages.
+Array decode(ByteSource &in, uint64_t fileSize, const std::string &path) {
     // Magic, version and header length: at most 6 + 2 + 4 bytes.
     unsigned char prefix[12] = {};
-    const size_t got = readSome(in, reinterpret_cast<char *>(prefix), kMagicLen);
+    const size_t got = in.read(reinterpret_cast<char *>(prefix), kMagicLen);
     if (got < kMagicLen || std::memcmp(prefix, kMagic, kMagicLen) != 0) {
         fail(path, "not an .npy file (expected it to start with \"\\x93NUMPY\", found \"" +
                        printable(reinterpret_cast<char *>(prefix), got) + "\"" +
                        (got < kMagicLen ? ", " + std::to_string(got) + " bytes in all)" : ")"));
     }
-    if (readSome(in, reinterpret_cast<char *>(prefix) + 6, 2) != 2) {
+    if (in.read(reinterpret_cast<char *>(prefix) + 6, 2) != 2) {
         fail(path, "truncated header: the file ends inside the format version");
     }
     const int major = prefix[6], minor = prefix[7];
@@ -351,7 +367,7 @@ Array load(const std::string &path) {
                        " (convgen reads 1.0, 2.0 and 3.0)");
     }
     const size_t lengthSize = major == 1 ? 2 : 4;
-    if (readSome(in, reinterpret_cast<char *>(prefix) + 8, lengthSize) != lengthSize) {
+    if (in.read(reinterpret_cast<char *>(prefix) + 8, lengthSize) != lengthSize) {
         fail(path, "truncated header: the file ends inside the header length");
     }
     const uint64_t headerLength = littleEndian(prefix + 8, lengthSize);
@@ -438,6 +454,32 @@ Array load(const std::string &path) {
         }
     }
     return array;
+}
+
+}  // namespace
+
+Array load(const std::string &path) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (status.type() == fs::file_type::not_found) fail(path, "cannot open: no such file");
+    if (ec) fail(path, "cannot open: " + ec.message());
+    if (fs::is_directory(status)) fail(path, "cannot open: it is a directory, not an .npy file");
+    if (!fs::is_regular_file(status)) fail(path, "cannot open: not a regular file");
+
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    in.seekg(0, std::ios::end);
+    const std::streamoff endPos = in.tellg();
+    in.seekg(0, std::ios::beg);
+    if (endPos < 0 || !in) fail(path, "cannot determine the file size");
+    FileSource source(in);
+    return decode(source, static_cast<uint64_t>(endPos), path);
+}
+
+Array parse(const void *bytes, size_t size, const std::string &name) {
+    if (bytes == nullptr && size > 0) fail(name, "no data given");
+    MemorySource source(static_cast<const char *>(bytes), size);
+    return decode(source, size, name);
 }
 
 // ---------------------------------------------------------------------------

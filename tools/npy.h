@@ -6,6 +6,7 @@
 // never reads outside the buffers it allocated, whatever the input.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ struct Array {
 /// Throws convgen::Error(ErrorCode::IoError, ...) for a missing, unreadable or
 /// malformed file, or one with another dtype or layout.
 Array load(const std::string &path);
+
+/// Parses the `size` bytes of an .npy file held in memory, with the same checks,
+/// results and messages as load() (the same code reads both); `name` starts every
+/// message in place of a path. Throws convgen::Error(ErrorCode::IoError, ...).
+Array parse(const void *bytes, size_t size, const std::string &name);
 
 /// Writes `data` (the product of `shape` floats, C order) as an .npy file with
 /// exactly the bytes numpy.save would write for a '<f4' array of that shape.

@@ -88,9 +88,10 @@ void check_axes(const ConvSpec &spec, const char *field, const Axes &values, int
 // may be up to INT_MAX.
 int64_t dilated_span(int kernel, int dilation) { return int64_t{dilation} * (int64_t{kernel} - 1); }
 
-// Floor division for a positive divisor; C++'s '/' truncates toward zero instead.
-int64_t floor_div(int64_t numerator, int64_t divisor) {
-    int64_t quotient = numerator / divisor;
+// Floor division for a positive divisor; C++'s '/' truncates toward zero instead. In 128
+// bits, so that sums of int64_t sizes and paddings cannot wrap.
+__int128 floor_div(__int128 numerator, __int128 divisor) {
+    __int128 quotient = numerator / divisor;
     if (numerator % divisor != 0 && numerator < 0) --quotient;
     return quotient;
 }
@@ -232,7 +233,10 @@ int64_t AxisParams::output_size(int64_t input_size) const {
                     "AxisParams: stride must be >= 1, got " + std::to_string(stride));
     }
     const int64_t extent = dilated_span(kernel, dilation) + 1;
-    return floor_div(input_size + pad_begin + pad_end - extent, stride) + 1;
+    // An absurd input size must give an absurd output size (which callers refuse), not a
+    // wrapped one.
+    const __int128 size = floor_div(static_cast<__int128>(input_size) + pad_begin + pad_end - extent, stride) + 1;
+    return size > std::numeric_limits<int64_t>::max() ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(size);
 }
 
 AxisParams ConvSpec::axis(int i) const {

@@ -1,10 +1,19 @@
 #include "convgen/weight_layout.h"
 
+#include <limits>
+#include <string>
+
 namespace convgen {
 
 int packed_out_channels(const ConvSpec &spec) {
-    const int m = kPackedChannelMultiple;
-    return (spec.out_channels + m - 1) / m * m;
+    const int64_t m = kPackedChannelMultiple;
+    const int64_t padded = (int64_t(spec.out_channels) + m - 1) / m * m;
+    if (padded > std::numeric_limits<int>::max()) {
+        throw Error(ErrorCode::InvalidSpec, "out_channels=" + std::to_string(spec.out_channels) +
+                                                " is too many to pack: at most " +
+                                                std::to_string(std::numeric_limits<int>::max() - m + 1));
+    }
+    return static_cast<int>(padded);
 }
 
 std::vector<int64_t> packed_weight_shape(const ConvSpec &spec) {

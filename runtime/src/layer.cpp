@@ -15,7 +15,10 @@ namespace convgen {
 
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t> &shape) {
     std::vector<int64_t> strides(shape.size(), 1);
-    for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+    // Saturating: a shape too large for int64_t gets strides that check_index_range refuses.
+    for (size_t i = shape.size(); i-- > 1;) {
+        if (__builtin_mul_overflow(strides[i], shape[i], &strides[i - 1])) strides[i - 1] = std::numeric_limits<int64_t>::max();
+    }
     return strides;
 }
 
@@ -23,7 +26,9 @@ Tensor::Tensor(std::vector<int64_t> shape) : shape_(std::move(shape)) {
     int64_t count = 1;
     for (int64_t d : shape_) {
         if (d < 0) throw Error(ErrorCode::ShapeMismatch, "Tensor: negative dimension in shape " + shape_to_string(shape_));
-        count *= d;
+        if (__builtin_mul_overflow(count, d, &count)) {
+            throw Error(ErrorCode::ShapeMismatch, "Tensor: shape " + shape_to_string(shape_) + " has too many elements");
+        }
     }
     values_.assign(static_cast<size_t>(count), 0.0f);
 }
@@ -262,6 +267,8 @@ void Layer::forward(ConstTensorView input, TensorView output) const {
     ConstTensorView in = input;
     TensorView out = output;
     if (!kernel_accesses_in_place(in)) {
+        // The copy holds every element, which a view with zero strides need not.
+        check_index_range(input.shape(), contiguous_strides(input.shape()), "input", s);
         input_copy = contiguous_copy(input);
         in = input_copy.view();
     }
