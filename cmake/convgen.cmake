@@ -3,15 +3,21 @@
 #
 #   convgen_add_kernel(stem
 #       SPEC "Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False) -> ReLU()"
-#       [TARGETS <halide target> ...])
+#       [TARGETS <halide target> ...]
+#       [SCHEDULE "pixels=8,channel_tile=16"]      # schedule knobs: `convgen --help`
+#       [TUNING tuning.txt])                        # a database `convgen tune` wrote
 #   target_link_libraries(app PRIVATE stem)
 #
 # creates the target `stem`: link it, then `#include "stem.h"` and call
 # `convgen::kernels::stem()` for the kernel, or find it by name with
 # `convgen::find_kernel("stem")`. By default one library holds AVX-512, AVX2, SSE4.1 and
-# baseline x86-64 code and picks the best the CPU has at run time (on aarch64: NEON). Every kernel shares one
-# Halide runtime (convgen_halide_runtime), so a program can link any number of them.
-# An invalid SPEC stops the build with the DSL's message.
+# baseline x86-64 code and picks the best the CPU has at run time (on aarch64: NEON).
+# TARGETS x86-64-linux-cuda-cuda_capability_80 or x86-64-linux-opencl make a GPU kernel.
+# With TUNING, each target's variant takes the knobs the database records for this layer
+# and target; one without an entry keeps the default schedule and the build says so.
+# SCHEDULE, when given, wins. Every kernel shares one Halide runtime
+# (convgen_halide_runtime), so a program can link any number of them. An invalid SPEC or
+# SCHEDULE stops the build with the DSL's message.
 
 # The Halide triple of what this build compiles for: x86-64-linux, or arm-64-linux when
 # cross-compiling for aarch64 (HalideHelpers derives it from the CMake toolchain).
@@ -61,10 +67,10 @@ else ()
 endif ()
 
 function(convgen_add_kernel NAME)
-    cmake_parse_arguments(ARG "" "SPEC" "TARGETS" ${ARGN})
+    cmake_parse_arguments(ARG "" "SPEC;SCHEDULE;TUNING" "TARGETS" ${ARGN})
     if (ARG_UNPARSED_ARGUMENTS)
         message(FATAL_ERROR "convgen_add_kernel(${NAME}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}; "
-                            "expected SPEC \"Conv2d(...)\" and optionally TARGETS ...")
+                            "expected SPEC \"Conv2d(...)\" and optionally TARGETS, SCHEDULE, TUNING")
     endif ()
     if (NOT NAME MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
         message(FATAL_ERROR "convgen_add_kernel: the name '${NAME}' must be a C++ identifier "
@@ -82,8 +88,27 @@ function(convgen_add_kernel NAME)
     endif ()
 
     # Halide's generator command line splits arguments at '=': escape it (and '%').
-    string(REPLACE "%" "%25" encoded_spec "${ARG_SPEC}")
-    string(REPLACE "=" "%3D" encoded_spec "${encoded_spec}")
+    set(params)
+    foreach (param IN ITEMS spec SCHEDULE TUNING)
+        string(TOUPPER "${param}" key)
+        set(value "${ARG_${key}}")
+        if (param STREQUAL "TUNING" AND value)
+            get_filename_component(value "${value}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+            # Reconfigure when the database changes; its hash reruns the generator.
+            set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${value}")
+            set(hash none)
+            if (EXISTS "${value}")
+                file(SHA256 "${value}" hash)
+            endif ()
+            list(APPEND params "tuning_hash=${hash}")
+        endif ()
+        if (value)
+            string(REPLACE "%" "%25" value "${value}")
+            string(REPLACE "=" "%3D" value "${value}")
+            string(TOLOWER "${param}" name)
+            list(APPEND params "${name}=${value}")
+        endif ()
+    endforeach ()
 
     set(halide_lib "convgen_kernel_${NAME}")
     add_halide_library(${halide_lib}
@@ -92,7 +117,7 @@ function(convgen_add_kernel NAME)
                        TARGETS ${ARG_TARGETS}
                        FEATURES user_context
                        USE_RUNTIME ${_convgen_halide_runtime}
-                       PARAMS "spec=${encoded_spec}")
+                       PARAMS ${params})
 
     # The user-facing part: a header declaring convgen::kernels::NAME() and a source that
     # defines it and registers the kernel by name. An OBJECT library, so the registration

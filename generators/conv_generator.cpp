@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "conv_pipeline.h"
+#include "tuning_db.h"
 
 namespace convgen {
 namespace {
@@ -36,6 +37,11 @@ public:
     GeneratorParam<std::string> spec_text{"spec", ""};
     // Schedule knobs, "name=value,..." (schedule_knobs.h); empty: convgen's own choices.
     GeneratorParam<std::string> schedule_text{"schedule", ""};
+    // A tuning database (tuning_db.h): its entry for this layer and target, if any, gives
+    // the knobs when `schedule` is empty. tuning_hash is the file's hash: it changes the
+    // command line, so the build reruns the generator when the database changes.
+    GeneratorParam<std::string> tuning_file{"tuning", ""};
+    GeneratorParam<std::string> tuning_hash{"tuning_hash", ""};
 
     // The arguments depend on the spec (rank, whether there is a bias), so they are added
     // here rather than declared as members. Generated signature, in order:
@@ -47,7 +53,8 @@ public:
         }
         const std::string text = percent_decode(spec_text.value());
         try {
-            spec_ = kernel_spec(parse_spec(text));  // a pointwise Conv2d compiles as its Conv1d
+            layer_ = parse_spec(text);
+            spec_ = kernel_spec(layer_);  // a pointwise Conv2d compiles as its Conv1d
             knobs_ = parse_schedule_knobs(percent_decode(schedule_text.value()));
         } catch (const Error &e) {
             // Halide's driver would print this as an "unhandled exception"; say what it is
@@ -68,6 +75,7 @@ public:
         inputs.weight = *weight_;
         if (bias_ != nullptr) inputs.bias = *bias_;
         try {
+            if (knobs_.values.empty() && !tuning_file.value().empty()) knobs_ = tuned_knobs();
             *output_ = scheduled_pipeline(spec_, inputs, get_target(), knobs_, knob_estimate_shape(spec_, knobs_)).output;
         } catch (const Error &e) {
             std::cerr << "convgen: cannot schedule " << to_string(spec_) << ":\n  " << e.what() << "\n";
@@ -76,7 +84,22 @@ public:
     }
 
 private:
-    ConvSpec spec_;
+    // The knobs the tuning database records for this layer on this target, or none (the
+    // default schedule), said on the build's output.
+    ScheduleKnobs tuned_knobs() const {
+        const std::string path = percent_decode(tuning_file.value());
+        const std::string target = get_target().to_string();
+        const std::optional<TuningEntry> entry = find_tuning(read_tuning_db(path), layer_, target);
+        if (!entry) {
+            std::cerr << "convgen: no entry in " << path << " for " << to_string(layer_) << " on " << target
+                      << ": default schedule\n";
+            return {};
+        }
+        return parse_schedule_knobs(entry->knobs);
+    }
+
+    ConvSpec layer_;  // as written
+    ConvSpec spec_;   // as compiled
     ScheduleKnobs knobs_;
     Input<Buffer<float>> *input_ = nullptr;
     Input<Buffer<float>> *weight_ = nullptr;

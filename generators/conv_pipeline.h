@@ -86,6 +86,11 @@ bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadd
 ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target,
                           const ScheduleKnobs &knobs = {});
 
+/// The knobs the CPU schedule reads for this layer with these knobs set (the others do
+/// not change it): what `convgen tune` varies. Throws as cpu_pipeline does for bad knobs.
+std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Halide::Target &target,
+                                          const ScheduleKnobs &knobs);
+
 /// The pipeline for a GPU target (CUDA, OpenCL): output tiles on blocks, a register tile
 /// of outputs per thread, input and weight tiles staged in shared memory.
 ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target,

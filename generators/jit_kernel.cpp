@@ -39,6 +39,12 @@ void JitKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buff
     }
 }
 
+std::vector<Argument> JitKernel::arguments() const {
+    std::vector<Argument> args = {inputs_.input, inputs_.weight};
+    if (inputs_.bias.defined()) args.push_back(inputs_.bias);
+    return args;
+}
+
 std::string JitKernel::describe() const {
     return "JIT kernel (" + to_string(spec()) + ") for " + target_.to_string();
 }

@@ -15,12 +15,16 @@ public:
     /// with any schedule knobs set (an autoscheduler plans for `estimate_shape`, or the
     /// knobs' estimate when that is empty). Throws Error(InvalidSpec) for an invalid spec
     /// or knob.
-    explicit JitKernel(const ConvSpec &spec,
-                       const Halide::Target &target = Halide::get_jit_target_from_environment(),
+    explicit JitKernel(const ConvSpec &spec, const Halide::Target &target = default_target(),
                        const ScheduleKnobs &knobs = {}, const std::vector<int64_t> &estimate_shape = {});
 
-    /// The compiled pipeline, to print its loop nest or emit its statement and assembly.
+    /// This machine's CPU, or HL_JIT_TARGET.
+    static Halide::Target default_target() { return Halide::get_jit_target_from_environment(); }
+
+    /// The compiled pipeline, to print its loop nest or emit its statement and assembly,
+    /// and the arguments it takes.
     Halide::Pipeline &pipeline() const { return pipeline_; }
+    std::vector<Halide::Argument> arguments() const;
     const Halide::Target &target() const { return target_; }
 
     void run(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,

@@ -399,6 +399,19 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
 
 }  // namespace
 
+std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs) {
+    const CpuTiling t = choose_tiling(spec, target, knobs);
+    std::vector<std::string> names = {"vectorize", "vector_width", "unroll_kx", "padded_at"};
+    if (t.plan == Plan::ChannelTiles) {
+        names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split"});
+    } else {
+        names.insert(names.end(), {"x_vectors", "grain"});
+        if (spec.dims == 2) names.push_back("rows");
+        if (t.plan != Plan::Depthwise2d) names.push_back("channel_block");
+    }
+    return names;
+}
+
 ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,
                           const ScheduleKnobs &knobs) {
     const CpuTiling t = choose_tiling(spec, target, knobs);

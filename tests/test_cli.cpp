@@ -158,3 +158,49 @@ TEST_CASE("convgen describe prints the canonical form and shapes", "[cli]") {
     CHECK(r.out.find("output shape: (1, 64, 112, 112)") != std::string::npos);
     CHECK(r.out.find("FLOPs: 236027904") != std::string::npos);  // 2*64*112*112*3*49
 }
+
+TEST_CASE("convgen bench measures a layer with schedule knobs and checks it", "[cli][schedule]") {
+    Scratch s;
+    const std::string layer = " --spec 'Conv2d(8, 16, 3, padding=1) -> ReLU()' --input-shape 1,8,20,24 --threads 1 --min-time 0.05";
+    Result r = run_cli(s, "bench" + layer + " --schedule pixels=4,padded_at=task");
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("schedule pixels=4,padded_at=task") != std::string::npos);
+    CHECK(r.out.find("GFLOP/s") != std::string::npos);
+    CHECK(r.out.find("matches the reference") != std::string::npos);
+
+    r = run_cli(s, "bench" + layer + " --schedule pixels=99");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("pixels=99: expected an integer from 1 to 32") != std::string::npos);
+    r = run_cli(s, "bench" + layer + " --target x86-64-linux-cuda");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("GPU kernels are measured by scripts/gpu-bench.sh") != std::string::npos);
+}
+
+TEST_CASE("convgen explain prints the loop nest and writes the statement and assembly", "[cli][schedule]") {
+    Scratch s;
+    const Result r = run_cli(s, "explain --spec 'Conv1d(4, 8, 3)' --schedule x_vectors=1 --stmt " + quoted(s.path("c.stmt")) +
+                                    " --asm " + quoted(s.path("c.s")));
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("produce output") != std::string::npos);
+    CHECK(slurp(s.path("c.stmt")).find("produce conv") != std::string::npos);
+    CHECK(slurp(s.path("c.s")).find("convgen_conv") != std::string::npos);
+}
+
+TEST_CASE("convgen tune records the best schedule it measured, and resumes", "[cli][schedule]") {
+    Scratch s;
+    const std::string db = quoted(s.path("tuning.txt"));
+    const std::string layer = " --spec 'Conv1d(4, 8, 3, padding=1)' --input-shape 1,4,300 --threads 1";
+    Result r = run_cli(s, "tune" + layer + " --budget 3 --db " + db);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("trials") != std::string::npos);
+    const std::string recorded = slurp(s.path("tuning.txt"));
+    CHECK(recorded.find("Conv1d(4, 8, kernel_size=(3,), stride=(1,), padding=(1,)) | x86-64-linux") != std::string::npos);
+    REQUIRE(fs::exists(s.path("tuning.txt.trials")));
+
+    r = run_cli(s, "tune" + layer + " --budget 1 --db " + db);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("resuming") != std::string::npos);
+}

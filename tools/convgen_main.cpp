@@ -11,13 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "cli_options.h"
 #include "convgen/layer.h"
 #include "jit_kernel.h"
+#include "schedule_knobs.h"
 #include "npy.h"
 
 namespace {
 
-constexpr const char *kUsage = R"usage(convgen: convolution layers described as PyTorch prints them, compiled by Halide.
+using namespace convgen::cli;
+
+std::string usage() {
+    return R"usage(convgen: convolution layers described as PyTorch prints them, compiled by Halide.
 
 Usage:
   convgen run --spec SPEC --input X.npy --weight W.npy [--bias B.npy] --output Y.npy [--threads N]
@@ -28,6 +33,20 @@ Usage:
   convgen describe --spec SPEC [--input-shape N,C,[H,]W]
       Print the layer in PyTorch's canonical form and its weight shape; with an input
       shape, also the output shape and the FLOPs of one call.
+  convgen bench --spec SPEC [--schedule KNOBS] [--target T] [--threads N]
+                [--input-shape N,C,[H,]W] [--min-time SECONDS]
+      Compile the layer with those schedule knobs, check it against the reference and
+      print the median time, GFLOP/s and the share of this CPU's measured fp32 peak.
+  convgen explain --spec SPEC [--schedule KNOBS] [--target T] [--input-shape ...]
+                  [--stmt FILE] [--asm FILE]
+      Print the loop nest the schedule makes; write Halide's lowered statement and the
+      assembly of the layer.
+  convgen tune --spec SPEC [--budget SECONDS] [--db FILE] [--target T] [--threads N]
+               [--input-shape ...] [--schedule START]
+      Search the schedule knobs on this machine (progress on every trial; Ctrl-C stops
+      and keeps the best) and record the fastest in the tuning database FILE (default
+      convgen-tuning.txt), which convgen_add_kernel(... TUNING FILE) bakes into builds.
+      Every trial is logged in FILE.trials, so a later run resumes where this one ended.
   convgen --help | help [COMMAND]
       This text.
 
@@ -36,62 +55,12 @@ fused activation, e.g.
   "Conv2d(64, 128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)) -> ReLU()"
   "Conv1d(4, 2, 3, stride=2, padding='same', padding_mode='reflect')"
 
+The input defaults to (1, C_in, 56, 56) for Conv2d, (1, C_in, 1024) for Conv1d; the target
+to the variant of the default CPU targets this machine runs. KNOBS is "name=value,...":
+)usage" + convgen::describe_schedule_knobs() + R"usage(
 Exit status: 0 on success, 1 when the layer, a tensor or a file is wrong, 2 for a
 command line that cannot be understood.
 )usage";
-
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// Options as --name value pairs; every command says which names it takes.
-std::map<std::string, std::string> parse_options(int argc, char **argv, int first,
-                                                 const std::vector<std::string> &allowed) {
-    std::map<std::string, std::string> options;
-    for (int i = first; i < argc; i++) {
-        std::string arg = argv[i];
-        std::string value;
-        const size_t eq = arg.find('=');
-        if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-            value = arg.substr(eq + 1);
-            arg = arg.substr(0, eq);
-        } else if (arg.rfind("--", 0) == 0) {
-            if (i + 1 >= argc) throw UsageError("option " + arg + " needs a value");
-            value = argv[++i];
-        } else {
-            throw UsageError("unexpected argument '" + arg + "'");
-        }
-        const std::string name = arg.substr(2);
-        bool known = false;
-        for (const std::string &a : allowed) known = known || a == name;
-        if (!known) throw UsageError("unknown option " + arg);
-        if (!options.emplace(name, value).second) throw UsageError("option " + arg + " given twice");
-    }
-    return options;
-}
-
-const std::string &required(const std::map<std::string, std::string> &options, const std::string &name) {
-    auto it = options.find(name);
-    if (it == options.end()) throw UsageError("missing --" + name);
-    return it->second;
-}
-
-std::vector<int64_t> parse_shape(const std::string &text) {
-    std::vector<int64_t> shape;
-    size_t pos = 0;
-    while (pos <= text.size()) {
-        const size_t comma = text.find(',', pos);
-        const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        char *end = nullptr;
-        const long long value = std::strtoll(item.c_str(), &end, 10);
-        if (item.empty() || *end != '\0' || value < 0) {
-            throw UsageError("--input-shape must be comma-separated non-negative integers, got '" + text + "'");
-        }
-        shape.push_back(value);
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-    }
-    return shape;
 }
 
 convgen::Tensor load_tensor(const std::string &path) {
@@ -143,13 +112,13 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
+            std::cout << usage();
             return 0;
         }
     }
     try {
         if (command.empty() || command == "--help" || command == "-h" || command == "help") {
-            std::cout << kUsage;
+            std::cout << usage();
             return command.empty() ? 2 : 0;
         }
         if (command == "run") {
@@ -158,6 +127,14 @@ int main(int argc, char **argv) {
         if (command == "describe") {
             return describe_command(parse_options(argc, argv, 2, {"spec", "input-shape"}));
         }
+        const std::vector<std::string> experiment = {"spec", "schedule", "target", "threads", "input-shape"};
+        auto with = [&](std::vector<std::string> more) {
+            more.insert(more.end(), experiment.begin(), experiment.end());
+            return parse_options(argc, argv, 2, more);
+        };
+        if (command == "bench") return bench_command(with({"min-time"}));
+        if (command == "explain") return explain_command(with({"stmt", "asm"}));
+        if (command == "tune") return tune_command(with({"budget", "db"}));
         throw UsageError("unknown command '" + command + "'");
     } catch (const UsageError &e) {
         std::cerr << "convgen: " << e.what() << "\nRun 'convgen --help' for usage.\n";

@@ -1,0 +1,56 @@
+#include "cli_options.h"
+
+#include <cstdlib>
+
+namespace convgen::cli {
+
+std::map<std::string, std::string> parse_options(int argc, char **argv, int first,
+                                                 const std::vector<std::string> &allowed) {
+    std::map<std::string, std::string> options;
+    for (int i = first; i < argc; i++) {
+        std::string arg = argv[i];
+        std::string value;
+        const size_t eq = arg.find('=');
+        if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+        } else if (arg.rfind("--", 0) == 0) {
+            if (i + 1 >= argc) throw UsageError("option " + arg + " needs a value");
+            value = argv[++i];
+        } else {
+            throw UsageError("unexpected argument '" + arg + "'");
+        }
+        const std::string name = arg.substr(2);
+        bool known = false;
+        for (const std::string &a : allowed) known = known || a == name;
+        if (!known) throw UsageError("unknown option " + arg);
+        if (!options.emplace(name, value).second) throw UsageError("option " + arg + " given twice");
+    }
+    return options;
+}
+
+const std::string &required(const std::map<std::string, std::string> &options, const std::string &name) {
+    auto it = options.find(name);
+    if (it == options.end()) throw UsageError("missing --" + name);
+    return it->second;
+}
+
+std::vector<int64_t> parse_shape(const std::string &text) {
+    std::vector<int64_t> shape;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        const size_t comma = text.find(',', pos);
+        const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        char *end = nullptr;
+        const long long value = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || value < 0) {
+            throw UsageError("--input-shape must be comma-separated non-negative integers, got '" + text + "'");
+        }
+        shape.push_back(value);
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return shape;
+}
+
+}  // namespace convgen::cli

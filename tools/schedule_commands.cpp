@@ -1,0 +1,248 @@
+// `convgen bench`, `convgen explain` and `convgen tune`: experimenting with a layer's
+// schedule, and searching its knobs.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "cli_options.h"
+#include "schedule_lab.h"
+#include "tuning_db.h"
+
+namespace convgen::cli {
+
+namespace {
+
+// What bench, explain and tune share: the layer, its input, the target, the knobs.
+struct Experiment {
+    ConvSpec spec;
+    std::vector<int64_t> input_shape;
+    std::string target;
+    ScheduleKnobs knobs;
+    int threads = 0;
+};
+
+Experiment read_experiment(const std::map<std::string, std::string> &options) {
+    Experiment e;
+    e.spec = parse_spec(required(options, "spec"));
+    if (auto it = options.find("input-shape"); it != options.end()) {
+        e.input_shape = parse_shape(it->second);
+    } else {
+        // One image, ResNet's 56 x 56 (Conv2d) or a 1024-sample sequence (Conv1d).
+        e.input_shape = {1, e.spec.in_channels};
+        if (e.spec.dims == 2) e.input_shape.push_back(56);
+        e.input_shape.push_back(e.spec.dims == 2 ? 56 : 1024);
+    }
+    e.spec.output_shape(e.input_shape);  // refuses an input that does not fit
+    e.target = options.count("target") ? options.at("target") : lab::native_cpu_target();
+    try {
+        Halide::Target checked(e.target);
+        if (checked.has_gpu_feature()) {
+            throw UsageError("--target " + e.target + ": bench, explain and tune run CPU targets (GPU kernels are "
+                             "measured by scripts/gpu-bench.sh)");
+        }
+    } catch (const Halide::Error &) {
+        throw UsageError("--target '" + e.target + "' is not a Halide target, e.g. " + lab::native_cpu_target());
+    }
+    if (auto it = options.find("schedule"); it != options.end()) e.knobs = parse_schedule_knobs(it->second);
+    if (auto it = options.find("threads"); it != options.end()) {
+        e.threads = std::stoi(it->second);
+        // The JIT's thread pool reads this when it starts, on the first call.
+        setenv("HL_NUM_THREADS", it->second.c_str(), 1);
+    } else {
+        e.threads = static_cast<int>(std::thread::hardware_concurrency());
+    }
+    return e;
+}
+
+std::string describe(const lab::Measurement &m) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(4) << m.ms << " ms, " << std::setprecision(1) << m.gflops << " GFLOP/s";
+    if (m.peak_share > 0) out << ", " << std::setprecision(0) << 100 * m.peak_share << "% of peak";
+    return out.str();
+}
+
+std::string knobs_or_default(const ScheduleKnobs &knobs) {
+    const std::string text = to_string(knobs);
+    return text.empty() ? "(default)" : text;
+}
+
+}  // namespace
+
+int bench_command(const std::map<std::string, std::string> &options) {
+    const Experiment e = read_experiment(options);
+    const double min_seconds = options.count("min-time") ? std::stod(options.at("min-time")) : 1.0;
+    std::cout << to_string(e.spec) << "\ninput " << shape_to_string(e.input_shape) << ", " << e.target << ", "
+              << e.threads << " thread" << (e.threads == 1 ? "" : "s") << "\nschedule " << knobs_or_default(e.knobs)
+              << std::endl;
+    lab::LayerBench bench(e.spec, e.input_shape, e.threads);
+    const lab::Measurement m = bench.measure(e.knobs, e.target, min_seconds);
+    std::cout << "median " << describe(m) << " (measured fp32 FMA peak); matches the reference (worst relative error "
+              << std::scientific << std::setprecision(1) << m.worst_error << ")\n";
+    return 0;
+}
+
+int explain_command(const std::map<std::string, std::string> &options) {
+    const Experiment e = read_experiment(options);
+    const Halide::Target target = Halide::Target(e.target).with_feature(Halide::Target::JIT);
+    const JitKernel kernel(e.spec, target, e.knobs, e.input_shape);
+    std::cout << to_string(e.spec) << "\n" << e.target << ", schedule " << knobs_or_default(e.knobs);
+    if (kernel_spec(e.spec).dims != e.spec.dims) std::cout << " (compiled as the Conv1d over H*W pixels)";
+    std::cout << "\n\nLoop nest (innermost last):\n" << std::flush;
+    {
+        // Halide prints the nest on stderr; it is this command's output.
+        std::streambuf *saved = std::cerr.rdbuf(std::cout.rdbuf());
+        kernel.pipeline().outputs()[0].print_loop_nest();
+        std::cerr.rdbuf(saved);
+    }
+    const Halide::Target aot_target = Halide::Target(e.target).with_feature(Halide::Target::NoRuntime);
+    if (auto it = options.find("stmt"); it != options.end()) {
+        kernel.pipeline().compile_to_lowered_stmt(it->second, kernel.arguments(), Halide::Text, aot_target);
+        std::cout << "\nLowered statement: " << it->second << "\n";
+    }
+    if (auto it = options.find("asm"); it != options.end()) {
+        kernel.pipeline().compile_to_assembly(it->second, kernel.arguments(), "convgen_conv", aot_target);
+        std::cout << "Assembly: " << it->second << "\n";
+    }
+    return 0;
+}
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+// Every value `convgen tune` tries for a knob: around the defaults, within the ranges
+// schedule_knobs() allows.
+const std::map<std::string, std::vector<std::string>> &tuning_space() {
+    static const std::map<std::string, std::vector<std::string>> space = {
+        {"vectorize", {"channels", "x"}},
+        {"vector_width", {"4", "8", "16"}},
+        {"channel_tile", {"8", "16", "32"}},
+        {"pixels", {"3", "4", "5", "6", "7", "8", "10", "12", "14"}},
+        {"task_pixels", {"64", "128", "256", "512", "1024", "4096"}},
+        {"reduction_split", {"4", "8", "16", "32"}},
+        {"x_vectors", {"1", "2", "3", "4"}},
+        {"rows", {"1", "2", "3", "4", "6"}},
+        {"channel_block", {"1", "2", "3", "4", "6", "8"}},
+        {"grain", {"1", "2", "4", "8", "16", "32"}},
+        {"unroll_kx", {"0", "1"}},
+        {"padded_at", {"image", "task", "inline"}},
+    };
+    return space;
+}
+
+std::string today() {
+    const std::time_t now = std::time(nullptr);
+    char text[16];
+    std::strftime(text, sizeof text, "%Y-%m-%d", std::localtime(&now));
+    return text;
+}
+
+}  // namespace
+
+int tune_command(const std::map<std::string, std::string> &options) {
+    const Experiment e = read_experiment(options);
+    const double budget = options.count("budget") ? std::stod(options.at("budget")) : 120.0;
+    const std::string db_path = options.count("db") ? options.at("db") : "convgen-tuning.txt";
+    const std::string log_path = db_path + ".trials";
+    const std::string spec_text = to_string(e.spec);
+    std::cout << "Tuning " << spec_text << "\non input " << shape_to_string(e.input_shape) << " for " << e.target
+              << ", " << e.threads << " threads, " << budget << " s; Ctrl-C stops and keeps the best so far\n";
+
+    // Trials of earlier runs on this layer and target (the log), so a run can resume.
+    std::map<std::string, double> measured;  // knobs text -> ms (infinite: invalid)
+    {
+        std::ifstream log(log_path);
+        for (std::string line; std::getline(log, line);) {
+            std::stringstream cells(line);
+            std::string spec, target, knobs, ms;
+            if (std::getline(cells, spec, '|') && std::getline(cells, target, '|') && std::getline(cells, knobs, '|') &&
+                std::getline(cells, ms) && spec == spec_text && target == e.target) {
+                measured[knobs] = std::stod(ms);
+            }
+        }
+        if (!measured.empty()) std::cout << "resuming: " << measured.size() << " trials in " << log_path << "\n";
+    }
+    std::ofstream log(log_path, std::ios::app);
+
+    lab::LayerBench bench(e.spec, e.input_shape, e.threads);
+    const Halide::Target target(e.target);
+    auto trial = [&](const ScheduleKnobs &knobs) {
+        const std::string key = to_string(knobs);
+        if (auto it = measured.find(key); it != measured.end()) return it->second;
+        double ms = std::numeric_limits<double>::infinity();
+        try {
+            ms = bench.measure(knobs, e.target, 0.3).ms;
+        } catch (const Error &error) {
+            if (error.code() != ErrorCode::InvalidSpec) throw;  // a wrong result is a bug, not a trial
+        }
+        measured[key] = ms;
+        log << spec_text << '|' << e.target << '|' << key << '|' << ms << std::endl;
+        return ms;
+    };
+
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    const auto start = std::chrono::steady_clock::now();
+    auto seconds_left = [&] {
+        return budget - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    ScheduleKnobs best = e.knobs;
+    double best_ms = trial(best);
+    for (const auto &[knobs, ms] : measured) {
+        if (ms < best_ms) {
+            best = parse_schedule_knobs(knobs);
+            best_ms = ms;
+        }
+    }
+    std::mt19937 rng(12345);
+    int trials = 0;
+    // Greedy neighbourhood search: change one knob the current best's schedule reads,
+    // keep the change if it is faster, start again from the new best.
+    bool improved = true;
+    while (improved && !g_interrupted && seconds_left() > 0) {
+        improved = false;
+        std::vector<ScheduleKnobs> neighbours;
+        for (const std::string &name : cpu_knobs_in_use(e.spec, target, best)) {
+            for (const std::string &value : tuning_space().at(name)) {
+                ScheduleKnobs next = best;
+                next.values[name] = value;
+                if (!(next == best)) neighbours.push_back(next);
+            }
+        }
+        std::shuffle(neighbours.begin(), neighbours.end(), rng);
+        for (const ScheduleKnobs &next : neighbours) {
+            if (g_interrupted || seconds_left() <= 0) break;
+            const bool fresh = measured.count(to_string(next)) == 0;
+            const double ms = trial(next);
+            if (fresh) trials++;
+            if (fresh && std::isfinite(ms)) {
+                std::cout << "[" << trials << " trials, " << std::max(0, static_cast<int>(seconds_left())) << " s left] "
+                          << knobs_or_default(next) << ": " << std::fixed << std::setprecision(4) << ms
+                          << " ms   best " << best_ms << " ms " << knobs_or_default(best) << std::endl;
+            }
+            if (ms < best_ms * 0.99) {
+                best = next;
+                best_ms = ms;
+                improved = true;
+                break;
+            }
+        }
+    }
+    std::cout << (g_interrupted ? "interrupted" : seconds_left() <= 0 ? "budget spent" : "no neighbour is faster") << " after "
+              << trials << " new trials\nbest: " << knobs_or_default(best) << " " << std::fixed << std::setprecision(4)
+              << best_ms << " ms\n";
+    record_tuning(db_path, TuningEntry{spec_text, e.target, to_string(best), best_ms, lab::cpu_name(), today()});
+    std::cout << "recorded in " << db_path << "\n";
+    return 0;
+}
+
+}  // namespace convgen::cli

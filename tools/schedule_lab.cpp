@@ -1,0 +1,103 @@
+#include "schedule_lab.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "convgen/layer.h"
+#include "measure.h"
+#include "reference.h"
+
+namespace convgen::lab {
+
+std::vector<std::string> default_cpu_targets() {
+    std::vector<std::string> targets;
+    std::stringstream in(CONVGEN_CPU_TARGETS);  // CMake's list, ','-separated
+    for (std::string t; std::getline(in, t, ',');)
+        if (!t.empty()) targets.push_back(t);
+    return targets;
+}
+
+std::string native_cpu_target() {
+    const Halide::Target host = Halide::get_host_target();
+    for (const std::string &text : default_cpu_targets()) {
+        const Halide::Target t(text);
+        bool runs = t.arch == host.arch && t.bits == host.bits && t.os == host.os;
+        for (int f = 0; runs && f < Halide::Target::FeatureEnd; f++) {
+            const auto feature = static_cast<Halide::Target::Feature>(f);
+            runs = !t.has_feature(feature) || host.has_feature(feature);
+        }
+        if (runs) return text;
+    }
+    return host.to_string();
+}
+
+std::string cpu_name() {
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    }
+    return "unknown CPU";
+}
+
+namespace {
+
+std::vector<float> random_values(size_t count, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> values(count);
+    for (float &v : values) v = dist(rng);
+    return values;
+}
+
+size_t numel(const std::vector<int64_t> &shape) {
+    size_t n = 1;
+    for (int64_t d : shape) n *= static_cast<size_t>(d);
+    return n;
+}
+
+}  // namespace
+
+LayerBench::LayerBench(const ConvSpec &spec, std::vector<int64_t> input_shape, int threads)
+    : spec_(spec), input_shape_(std::move(input_shape)), threads_(threads) {
+    spec_.output_shape(input_shape_);  // refuses an input that does not fit
+    input_ = random_values(numel(input_shape_), 1);
+    weight_ = random_values(numel(spec_.weight_shape()), 2);
+    if (spec_.bias) bias_ = random_values(static_cast<size_t>(spec_.out_channels), 3);
+    const convgen_reference::ReferenceResult ref =
+        convgen_reference::reference_conv(spec_, input_shape_, input_, weight_, bias_);
+    reference_ = ref.values;
+    magnitudes_ = ref.magnitudes;
+}
+
+Measurement LayerBench::measure(const ScheduleKnobs &knobs, const std::string &target, double min_seconds) {
+    const Halide::Target halide_target = Halide::Target(target).with_feature(Halide::Target::JIT);
+    const JitKernel kernel(spec_, halide_target, knobs, input_shape_);
+    std::optional<ConstTensorView> bias;
+    if (spec_.bias) bias = ConstTensorView(bias_.data(), spec_.bias_shape());
+    const Layer layer(kernel, ConstTensorView(weight_.data(), spec_.weight_shape()), bias);
+    const ConstTensorView input(input_.data(), input_shape_);
+    Tensor output(spec_.output_shape(input_shape_));
+    layer.forward(input, output);
+
+    Measurement m;
+    size_t wrong = 0;
+    for (size_t i = 0; i < reference_.size(); i++) {
+        if (!convgen_reference::close_enough(output.data()[i], reference_[i], magnitudes_[i])) wrong++;
+        m.worst_error = std::max(m.worst_error, std::abs(output.data()[i] - reference_[i]) / std::max(magnitudes_[i], 1e-30));
+    }
+    if (wrong > 0) {
+        throw Error(ErrorCode::RuntimeError, std::to_string(wrong) + " of " + std::to_string(reference_.size()) +
+                                                 " outputs differ from the reference with schedule '" +
+                                                 to_string(knobs) + "'");
+    }
+    m.ms = measure::median_ms([&] { layer.forward(input, output); }, min_seconds);
+    m.gflops = spec_.flops(input_shape_) / m.ms * 1e-6;
+    if (peak_gflops_ == 0) peak_gflops_ = measure::peak_gflops(threads_, halide_target.has_feature(Halide::Target::AVX512));
+    m.peak_share = peak_gflops_ > 0 ? m.gflops / peak_gflops_ : 0;
+    return m;
+}
+
+}  // namespace convgen::lab

@@ -1,0 +1,53 @@
+// convgen: compiling a layer with schedule knobs and measuring it (`convgen bench`,
+// `convgen tune`).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "jit_kernel.h"
+#include "schedule_knobs.h"
+
+namespace convgen::lab {
+
+/// The CPU targets convgen_add_kernel() compiles for by default, most capable first
+/// (CMake's CONVGEN_DEFAULT_CPU_TARGETS).
+std::vector<std::string> default_cpu_targets();
+
+/// The first default CPU target this machine can run: the variant linked kernels run here.
+std::string native_cpu_target();
+
+/// This machine's CPU model, from /proc/cpuinfo.
+std::string cpu_name();
+
+/// One measured schedule.
+struct Measurement {
+    double ms = 0;            // median of repeated calls
+    double gflops = 0;
+    double peak_share = 0;    // of the measured fp32 FMA peak (0 if unknown)
+    double worst_error = 0;   // largest |got - reference| / magnitude
+};
+
+/// A layer on a fixed input, its reference result computed once, ready to measure
+/// schedules on.
+class LayerBench {
+public:
+    LayerBench(const ConvSpec &spec, std::vector<int64_t> input_shape, int threads);
+
+    /// Compiles the layer with `knobs` for `target`, checks its output against the
+    /// reference (Error(RuntimeError) if any value is off), and times it for about
+    /// `min_seconds`.
+    Measurement measure(const ScheduleKnobs &knobs, const std::string &target, double min_seconds);
+
+    const std::vector<int64_t> &input_shape() const { return input_shape_; }
+
+private:
+    ConvSpec spec_;
+    std::vector<int64_t> input_shape_;
+    int threads_;
+    double peak_gflops_ = 0;
+    std::vector<float> input_, weight_, bias_;
+    std::vector<double> reference_, magnitudes_;
+};
+
+}  // namespace convgen::lab
