@@ -36,6 +36,7 @@
 #include "convgen/runtime.h"
 #include "common.h"
 #include "measure.h"
+#include "reference.h"
 
 namespace {
 
@@ -186,13 +187,7 @@ struct Row {
     double max_rel_diff;
 };
 
-std::vector<float> random_values(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (float &x : v) x = dist(rng);
-    return v;
-}
+using convgen_reference::random_values;
 
 Row bench_layer(const SuiteLayer &layer, int threads, double peak) {
     const convgen::Kernel &kernel = convgen::find_kernel("bench_" + layer.name);

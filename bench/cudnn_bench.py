@@ -11,11 +11,12 @@ is against an fp32 matrix multiply (TF32 off) measured in the same run.
 import argparse
 import csv
 import datetime
-import math
 import os
 import statistics
 
 import torch
+
+from report import geomean, write_markdown
 
 SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers.csv")
 
@@ -96,10 +97,8 @@ def main():
             ratios_on.append(times[True] / ours)
             lines.append(f"| {row['name']} | {ours:.4f} | {times[False]:.4f} | {times[True]:.4f} | {tflops:.2f} "
                          f"| {100 * tflops / peak:.0f}% | {ratios_off[-1]:.2f}x | {ratios_on[-1]:.2f}x |")
-    geomean = lambda r: math.exp(sum(map(math.log, r)) / len(r))
     lines.append(f"| **geometric mean** | | | | | | **{geomean(ratios_off):.2f}x** | **{geomean(ratios_on):.2f}x** |")
-    open(args.markdown, "w").write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_markdown(args.markdown, lines)
 
 
 if __name__ == "__main__":

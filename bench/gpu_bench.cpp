@@ -27,15 +27,7 @@
 
 namespace {
 
-std::vector<float> random_values(size_t count, uint32_t seed) {
-    std::vector<float> values(count);
-    uint32_t state = seed * 2654435761u + 1;
-    for (float &v : values) {
-        state = state * 1664525u + 1013904223u;
-        v = static_cast<float>(state >> 8) / static_cast<float>(1 << 24) * 2.0f - 1.0f;
-    }
-    return values;
-}
+using convgen_reference::random_values;
 
 size_t numel(const std::vector<int64_t> &shape) {
     size_t n = 1;

@@ -15,13 +15,6 @@ using convgen_reference::close_enough;
 using convgen_reference::reference_conv;
 using convgen_reference::ReferenceResult;
 
-std::vector<float> random_values(size_t count, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> v(count);
-    for (float &x : v) x = dist(rng);
-    return v;
-}
 
 convgen::Tensor run_layer(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,
                           const std::vector<float> &input, const std::vector<float> &weight,

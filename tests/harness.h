@@ -16,8 +16,7 @@ namespace convgen_test {
 /// The number of elements of a shape.
 size_t numel(const std::vector<int64_t> &shape);
 
-/// Values uniform in [-1, 1), reproducible from the seed.
-std::vector<float> random_values(size_t count, uint32_t seed);
+using convgen_reference::random_values;
 
 /// Runs the kernel through a Layer (the path users take) on the given data.
 convgen::Tensor run_layer(const convgen::Kernel &kernel, const std::vector<int64_t> &input_shape,

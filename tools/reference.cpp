@@ -1,5 +1,7 @@
 #include "reference.h"
 
+#include <random>
+
 #include <cmath>
 #include <stdexcept>
 
@@ -100,6 +102,14 @@ bool close_enough(float got, double ref, double magnitude) {
     // float32 sums of up to a few thousand terms, in any order: a few ulps of the
     // magnitude of the terms, plus an absolute floor for results near zero.
     return std::fabs(static_cast<double>(got) - ref) <= 1e-5 * magnitude + 1e-6;
+}
+
+std::vector<float> random_values(size_t count, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> values(count);
+    for (float &v : values) v = dist(rng);
+    return values;
 }
 
 }  // namespace convgen_reference

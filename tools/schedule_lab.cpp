@@ -44,14 +44,6 @@ std::string cpu_name() {
 
 namespace {
 
-std::vector<float> random_values(size_t count, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> values(count);
-    for (float &v : values) v = dist(rng);
-    return values;
-}
-
 size_t numel(const std::vector<int64_t> &shape) {
     size_t n = 1;
     for (int64_t d : shape) n *= static_cast<size_t>(d);
@@ -63,6 +55,7 @@ size_t numel(const std::vector<int64_t> &shape) {
 LayerBench::LayerBench(const ConvSpec &spec, std::vector<int64_t> input_shape, int threads)
     : spec_(spec), input_shape_(std::move(input_shape)), threads_(threads) {
     spec_.output_shape(input_shape_);  // refuses an input that does not fit
+    using convgen_reference::random_values;
     input_ = random_values(numel(input_shape_), 1);
     weight_ = random_values(numel(spec_.weight_shape()), 2);
     if (spec_.bias) bias_ = random_values(static_cast<size_t>(spec_.out_channels), 3);
