@@ -27,13 +27,8 @@
 
 namespace {
 
+using convgen_reference::numel;
 using convgen_reference::random_values;
-
-size_t numel(const std::vector<int64_t> &shape) {
-    size_t n = 1;
-    for (int64_t d : shape) n *= static_cast<size_t>(d);
-    return n;
-}
 
 // A tensor in CUDA memory that Halide's runtime allocated (in the context the kernels
 // use), with a host copy for filling and reading it.

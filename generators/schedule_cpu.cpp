@@ -137,10 +137,6 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     return t;
 }
 
-[[noreturn]] void knob_error(const std::string &message) {
-    throw Error(ErrorCode::InvalidSpec, "schedule knobs: " + message);
-}
-
 // The plan for the layer on this target: the defaults above, overridden by whichever
 // knobs are set (schedule_knobs.h), each checked against what the loop nests support.
 CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs) {

@@ -44,10 +44,6 @@ int staged_bytes(const ConvSpec &spec, const GpuTiling &t, int chunk) {
 
 GpuTiling default_gpu_tiling(const ConvSpec &spec);
 
-[[noreturn]] void knob_error(const std::string &message) {
-    throw Error(ErrorCode::InvalidSpec, "schedule knobs: " + message);
-}
-
 GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs) {
     GpuTiling t = default_gpu_tiling(spec);
     t.threads_x = knobs.get("threads_x", t.threads_x);

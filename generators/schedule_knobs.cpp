@@ -54,11 +54,11 @@ std::string known_names() {
     return names;
 }
 
-[[noreturn]] void knob_error(const std::string &message) {
+}  // namespace
+
+void knob_error(const std::string &message) {
     throw Error(ErrorCode::InvalidSpec, "schedule knobs: " + message);
 }
-
-}  // namespace
 
 int ScheduleKnobs::get(const std::string &name, int fallback) const {
     auto it = values.find(name);

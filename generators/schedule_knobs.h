@@ -42,6 +42,9 @@ ScheduleKnobs parse_schedule_knobs(const std::string &text);
 /// "name=value,..." in the order of schedule_knobs(); "" when nothing is set.
 std::string to_string(const ScheduleKnobs &knobs);
 
+/// Throws Error(InvalidSpec) "schedule knobs: MESSAGE": a knob the layer or target refuses.
+[[noreturn]] void knob_error(const std::string &message);
+
 /// A table of every knob with its values and help, for --help texts.
 std::string describe_schedule_knobs();
 

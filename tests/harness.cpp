@@ -26,12 +26,6 @@ convgen::Tensor run_layer(const convgen::Kernel &kernel, const std::vector<int64
     return layer.forward(convgen::ConstTensorView(input.data(), input_shape));
 }
 
-size_t numel(const std::vector<int64_t> &shape) {
-    size_t n = 1;
-    for (int64_t d : shape) n *= static_cast<size_t>(d);
-    return n;
-}
-
 namespace {
 
 void require_values(const convgen::Tensor &out, const std::vector<float> &expected) {

@@ -13,8 +13,7 @@
 
 namespace convgen_test {
 
-/// The number of elements of a shape.
-size_t numel(const std::vector<int64_t> &shape);
+using convgen_reference::numel;
 
 using convgen_reference::random_values;
 

@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <limits>
-#include <thread>
 
 #include "convgen/runtime.h"
 #include "golden_groups.h"

@@ -1,6 +1,7 @@
 #include "cli_options.h"
 
 #include <cstdlib>
+#include <thread>
 
 namespace convgen::cli {
 
@@ -51,6 +52,14 @@ std::vector<int64_t> parse_shape(const std::string &text) {
         pos = comma + 1;
     }
     return shape;
+}
+
+int apply_threads_option(const std::map<std::string, std::string> &options) {
+    auto it = options.find("threads");
+    if (it == options.end()) return static_cast<int>(std::thread::hardware_concurrency());
+    // The JIT's thread pool reads this when it starts, on the first call.
+    setenv("HL_NUM_THREADS", it->second.c_str(), 1);
+    return std::stoi(it->second);
 }
 
 }  // namespace convgen::cli

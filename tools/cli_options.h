@@ -21,6 +21,10 @@ std::map<std::string, std::string> parse_options(int argc, char **argv, int firs
 /// The value of a required option.
 const std::string &required(const std::map<std::string, std::string> &options, const std::string &name);
 
+/// Applies --threads N, if given, to the JIT's thread pool (before its first call), and
+/// returns the threads calls will use.
+int apply_threads_option(const std::map<std::string, std::string> &options);
+
 /// "1,3,224,224" as a shape.
 std::vector<int64_t> parse_shape(const std::string &text);
 

@@ -71,10 +71,7 @@ convgen::Tensor load_tensor(const std::string &path) {
 int run_command(const std::map<std::string, std::string> &options) {
     const convgen::ConvSpec spec = convgen::parse_spec(required(options, "spec"));
     const std::string output_path = required(options, "output");
-    if (auto it = options.find("threads"); it != options.end()) {
-        // The JIT's thread pool reads this when it starts, on the first call.
-        setenv("HL_NUM_THREADS", it->second.c_str(), 1);
-    }
+    apply_threads_option(options);
     const convgen::Tensor input = load_tensor(required(options, "input"));
     const convgen::Tensor weight = load_tensor(required(options, "weight"));
     std::optional<convgen::Tensor> bias;

@@ -104,6 +104,12 @@ bool close_enough(float got, double ref, double magnitude) {
     return std::fabs(static_cast<double>(got) - ref) <= 1e-5 * magnitude + 1e-6;
 }
 
+size_t numel(const std::vector<int64_t> &shape) {
+    size_t n = 1;
+    for (int64_t d : shape) n *= static_cast<size_t>(d);
+    return n;
+}
+
 std::vector<float> random_values(size_t count, uint32_t seed) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

@@ -25,6 +25,9 @@ ReferenceResult reference_conv(const convgen::ConvSpec &spec, const std::vector<
 /// |got - ref| within float32 reassociation error for a sum of this magnitude.
 bool close_enough(float got, double ref, double magnitude);
 
+/// The number of elements of a shape.
+size_t numel(const std::vector<int64_t> &shape);
+
 /// Values uniform in [-1, 1), reproducible from the seed: the data every check and
 /// benchmark runs on.
 std::vector<float> random_values(size_t count, uint32_t seed);

@@ -55,13 +55,7 @@ Experiment read_experiment(const std::map<std::string, std::string> &options) {
         throw UsageError("--target '" + e.target + "' is not a Halide target, e.g. " + lab::native_cpu_target());
     }
     if (auto it = options.find("schedule"); it != options.end()) e.knobs = parse_schedule_knobs(it->second);
-    if (auto it = options.find("threads"); it != options.end()) {
-        e.threads = std::stoi(it->second);
-        // The JIT's thread pool reads this when it starts, on the first call.
-        setenv("HL_NUM_THREADS", it->second.c_str(), 1);
-    } else {
-        e.threads = static_cast<int>(std::thread::hardware_concurrency());
-    }
+    e.threads = apply_threads_option(options);
     return e;
 }
 

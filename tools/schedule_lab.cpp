@@ -42,19 +42,10 @@ std::string cpu_name() {
     return "unknown CPU";
 }
 
-namespace {
-
-size_t numel(const std::vector<int64_t> &shape) {
-    size_t n = 1;
-    for (int64_t d : shape) n *= static_cast<size_t>(d);
-    return n;
-}
-
-}  // namespace
-
 LayerBench::LayerBench(const ConvSpec &spec, std::vector<int64_t> input_shape, int threads)
     : spec_(spec), input_shape_(std::move(input_shape)), threads_(threads) {
     spec_.output_shape(input_shape_);  // refuses an input that does not fit
+    using convgen_reference::numel;
     using convgen_reference::random_values;
     input_ = random_values(numel(input_shape_), 1);
     weight_ = random_values(numel(spec_.weight_shape()), 2);

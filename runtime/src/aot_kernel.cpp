@@ -216,8 +216,8 @@ const halide_device_interface_t *device_interface(Device device) {
     return nullptr;
 }
 
-// Throws the Halide runtime's message for a failed device call.
-void check_device_call(int status, const ErrorSink &sink, const std::string &what) {
+// Throws the Halide runtime's message for a failed call (a kernel, a device operation).
+void check_runtime_call(int status, const ErrorSink &sink, const std::string &what) {
     if (status != 0) {
         throw Error(ErrorCode::RuntimeError,
                     what + " failed (Halide error " + std::to_string(status) + "): " + summary(sink.message));
@@ -235,7 +235,7 @@ AotKernel::AotKernel(const char *name, const char *spec_text, ArgvEntry entry,
 void AotKernel::copy_to_device(halide_buffer_t *buffer) const {
     if (device_ == Device::Cpu) return;
     ErrorSink sink;
-    check_device_call(halide_copy_to_device(&sink, buffer, device_interface(device_)), sink,
+    check_runtime_call(halide_copy_to_device(&sink, buffer, device_interface(device_)), sink,
                       std::string("kernel '") + name() + "': copying weights to the " + to_string(device_) + " device");
 }
 
@@ -245,7 +245,7 @@ void AotKernel::wrap_device_memory(halide_buffer_t *buffer, uint64_t handle) con
         return;
     }
     ErrorSink sink;
-    check_device_call(halide_device_wrap_native(&sink, buffer, handle, device_interface(device_)), sink,
+    check_runtime_call(halide_device_wrap_native(&sink, buffer, handle, device_interface(device_)), sink,
                       std::string("kernel '") + name() + "': wrapping " + to_string(device_) + " device memory");
 }
 
@@ -262,7 +262,7 @@ void AotKernel::release_device(halide_buffer_t *buffer) const noexcept {
 void AotKernel::synchronize(halide_buffer_t *on_device) const {
     if (device_ == Device::Cpu) return;
     ErrorSink sink;
-    check_device_call(halide_device_sync(&sink, on_device), sink,
+    check_runtime_call(halide_device_sync(&sink, on_device), sink,
                       std::string("synchronizing the ") + to_string(device_) + " device");
 }
 
@@ -282,10 +282,7 @@ void AotKernel::run(halide_buffer_t *input, halide_buffer_t *weight, halide_buff
         if (status == 0 && buffer == output && buffer->device_dirty()) status = halide_copy_to_host(&sink, buffer);
         halide_device_free(&sink, buffer);
     }
-    if (status != 0) {
-        throw Error(ErrorCode::RuntimeError, "kernel '" + name() + "' failed (Halide error " +
-                                                 std::to_string(status) + "): " + summary(sink.message));
-    }
+    check_runtime_call(status, sink, "kernel '" + name() + "'");
 }
 
 std::string AotKernel::describe() const {

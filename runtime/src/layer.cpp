@@ -52,23 +52,39 @@ std::string describe(const char *tensor, const ConvSpec &spec) {
     return std::string(spec.layer_name()) + " " + tensor;
 }
 
+// The elements a view with this shape and strides can touch, from its first to its last
+// (0 for an empty view). Callers bound every extent and stride first.
+int64_t span_of(const std::vector<int64_t> &shape, const std::vector<int64_t> &strides) {
+    int64_t span = 1;
+    for (size_t d = 0; d < shape.size(); d++) {
+        if (shape[d] == 0) return 0;
+        span += (shape[d] - 1) * strides[d];
+    }
+    return span;
+}
+template <typename T>
+int64_t span_of(const BasicTensorView<T> &t) {
+    return span_of(t.shape(), t.strides());
+}
+
 // Generated code indexes with 32-bit integers (Halide's default): refuse any tensor
 // whose extents, strides or span do not fit, instead of letting the index wrap.
 void check_index_range(const std::vector<int64_t> &shape, const std::vector<int64_t> &strides,
                        const char *tensor, const ConvSpec &spec) {
     constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
-    int64_t span = 1;
+    bool fits = true;
     for (size_t d = 0; d < shape.size(); d++) {
         const int64_t extent = shape[d], stride = strides[d];
         if (stride < 0) {
             shape_error(describe(tensor, spec) + ": negative stride " + std::to_string(stride) +
                         " in dimension " + std::to_string(d) + " is not supported");
         }
-        if (extent > kMax || stride > kMax || (extent > 0 && stride > kMax / extent) ||
-            (span += (extent - 1) * stride) > kMax) {
-            shape_error(describe(tensor, spec) + ": shape " + shape_to_string(shape) + " with strides " +
-                        shape_to_string(strides) + " spans more than 2^31-1 elements, the most a convgen kernel indexes");
-        }
+        fits = fits && extent <= kMax && stride <= kMax && (extent == 0 || stride <= kMax / extent);
+    }
+    // Each term below 2^31, at most five of them: the sum cannot overflow.
+    if (!fits || span_of(shape, strides) > kMax) {
+        shape_error(describe(tensor, spec) + ": shape " + shape_to_string(shape) + " with strides " +
+                    shape_to_string(strides) + " spans more than 2^31-1 elements, the most a convgen kernel indexes");
     }
 }
 
@@ -81,17 +97,6 @@ void check_view(const BasicTensorView<T> &t, const char *tensor, const ConvSpec 
                     std::to_string(t.strides().size()) + " strides were given");
     }
     check_index_range(t.shape(), t.strides(), tensor, spec);
-}
-
-// The elements a view can touch, from its first to its last (after check_view).
-template <typename T>
-int64_t span_of(const BasicTensorView<T> &t) {
-    int64_t span = 1;
-    for (size_t d = 0; d < t.shape().size(); d++) {
-        if (t.shape()[d] == 0) return 0;
-        span += (t.shape()[d] - 1) * t.strides()[d];
-    }
-    return span;
 }
 
 // Whether two elements of a view share memory. Taking dimensions by increasing stride,
