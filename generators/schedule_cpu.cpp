@@ -51,6 +51,9 @@ struct CpuTiling {
     int task_pixels = 256;      // ChannelTiles: about this many output pixels per task
     int reduction_split = 0;    // ChannelTiles: input channels per inner chunk (0: no split)
     bool unroll_kx = true;
+    // The last tile along x stored through a mask rather than shifted inwards, so that
+    // planes narrower than a tile (14 wide on 16 lanes) still take the vectorized nest.
+    bool masked_x_tail = false;
     enum class PaddedAt { Image, Task, Inline } padded_at = PaddedAt::Image;
 
     int tile_width() const { return vector_width * x_vectors; }
@@ -107,12 +110,12 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         }
     } else if (spec.in_channels_per_group() == 1) {
         // Depthwise: nothing to share between channels (and Halide 14 emits misaligned
-        // aligned loads for strided reads from several padded planes in one tile).
+        // aligned loads for strided reads from several padded planes in one tile). Full
+        // vectors, the last one of a row masked: a 14-wide plane is one 16-lane vector per
+        // row, its two extra lanes computed from the padding and never stored.
         t.plan = Plan::Depthwise2d;
         t.padded_at = CpuTiling::PaddedAt::Task;
-        // At most 8 lanes: AVX-512's 16 would leave 14-wide planes unvectorized, and a
-        // memory-bound layer gains nothing from wider vectors.
-        t.vector_width = std::min(t.vector_width, 8);
+        t.masked_x_tail = true;
         t.channel_block = 1;
         t.rows = 4;
         t.x_vectors = 1;
@@ -213,10 +216,11 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
 //   Depthwise2d: xi yi xo yo c | task = (c chunk, n)                input per task
 //   Conv1d:      xi ci xo co | task = (column chunk, n)             input per task
 // `tail` handles the last partial tile: ShiftInwards (recompute a few outputs, no
-// branches) when the output is at least a tile in every tiled axis, else GuardWithIf.
+// branches) when the output is at least a tile in every tiled axis, else GuardWithIf;
+// with masked_x_tail, vectorized x tails are GuardWithIf (masked stores) anyway.
 void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrategy tail, bool vectorize) {
     Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
-    s.split(p.x, xo, xi, t.tile_width(), tail);
+    s.split(p.x, xo, xi, t.tile_width(), vectorize && t.masked_x_tail ? TailStrategy::GuardWithIf : tail);
     if (vectorize) s.vectorize(xi, t.vector_width);
     switch (t.plan) {
     case Plan::Conv1d: {
@@ -273,7 +277,7 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 
     // Outputs at least one tile wide and tall (all but toy sizes) take the vectorized
     // nest; the rest keep the same loops with guarded tails.
-    Expr fits = output.output_buffer().dim(0).extent() >= t.tile_width();
+    Expr fits = t.masked_x_tail || output.output_buffer().dim(0).extent() >= t.tile_width();
     if (is_2d) fits = fits && output.output_buffer().dim(1).extent() >= t.rows;
     tile_output(output.specialize(fits), p, t, TailStrategy::ShiftInwards, /*vectorize=*/true);
     tile_output(output, p, t, TailStrategy::GuardWithIf, /*vectorize=*/false);
