@@ -10,13 +10,16 @@ For each layer: `convgen tune` (resumes from DB.trials, so a second run of this 
 reuses the trials of the first), then `convgen bench` for the default schedule, the tuned
 knobs and each autoscheduler (planning for the layer's own input), all checked against the
 reference; oneDNN's primitive time comes from convgen_bench (the AOT benchmark) in the same
-run. Medians of repeated calls.
+run. Medians of repeated calls; the default and the tuned schedule each in --processes
+fresh processes, interleaved, and the median of those (a process's memory placement alone
+moves small layers by 10-30%).
 """
 import argparse
 import csv
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,6 +96,7 @@ def main():
     parser.add_argument("--db", required=True)
     parser.add_argument("--markdown", required=True)
     parser.add_argument("--min-time", type=float, default=1.0)
+    parser.add_argument("--processes", type=int, default=3, help="fresh processes for the default and the tuned")
     parser.add_argument("--layers", help="comma-separated names (default: all)")
     args = parser.parse_args()
 
@@ -107,9 +111,14 @@ def main():
              "--budget", str(args.budget), "--db", args.db])
         canonical = run([args.convgen, "describe", "--spec", spec]).splitlines()[0]
         knobs = tuned_knobs(args.db, canonical)
-        times = {"default": bench_ms(args.convgen, spec, shape, "", args.min_time)}
         # A layer whose tuning kept the default has one schedule, measured once.
-        times["tuned"] = bench_ms(args.convgen, spec, shape, knobs, args.min_time) if knobs else times["default"]
+        runs = {"default": [], "tuned": []}
+        for _ in range(args.processes):
+            runs["default"].append(bench_ms(args.convgen, spec, shape, "", args.min_time))
+            if knobs:
+                runs["tuned"].append(bench_ms(args.convgen, spec, shape, knobs, args.min_time))
+        times = {which: statistics.median(ms) for which, ms in runs.items() if ms}
+        times.setdefault("tuned", times["default"])
         estimate = f"estimate_n={shape[0]},estimate_w={shape[-1]}" + (f",estimate_h={shape[2]}" if len(shape) == 4 else "")
         for a in AUTOSCHEDULERS:
             try:

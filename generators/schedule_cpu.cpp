@@ -100,10 +100,12 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         t.plan = Plan::Conv1d;
         t.padded_at = CpuTiling::PaddedAt::Task;
         if (many_registers) {
-            // Up to 10 channels x 2 vectors: a 32-wide tile, so short sequences (text)
-            // still fill it, with one vector load per 5-10 FMAs.
+            // Up to 10 channels x 1 vector, one vector load per 5-10 FMAs. One vector, not
+            // two: short sequences (text, 34 outputs) waste less of the last tile (1.35x
+            // on textcnn_conv1d, 1.04x on the strided Whisper layer, 0.96-0.99x on the
+            // long unit-stride ones; bench/RESULTS.md, Tuning).
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {10, 8, 6, 5, 4, 3, 2});
-            t.x_vectors = std::max(2, std::min(5, 20 / t.channel_block));
+            t.x_vectors = t.channel_block >= 5 ? 1 : 2;
         } else {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
             t.x_vectors = std::max(1, std::min(3, 12 / t.channel_block));
@@ -129,6 +131,11 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         const bool wide = spec.stride[1] > 1 || (spec.kernel_size[0] == 1 && spec.kernel_size[1] == 1);
         t.rows = wide ? 1 : many_registers ? 4 : 2;
         const int accumulators = many_registers ? 16 : 8;
+        // AVX-512, strided or 1x1: up to 16 channels x 1 vector rather than 4 x 4, so a
+        // 112-wide row is 7 whole tiles, not 2 overlapping ones (1.13x on the 7x7 stem).
+        if (wide && many_registers) {
+            t.channel_block = largest_divisor(spec.out_channels_per_group(), {16, 8, 6, 4, 3, 2});
+        }
         t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
         // Small weights stay in cache across every channel block: hand out a row chunk's
         // channel blocks one after another so its input rows are reused while hot. Large
@@ -199,6 +206,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
         if (grain > 0) t.row_tiles_per_task = t.channels_per_task = t.tiles_per_task = grain;
     }
     t.unroll_kx = knobs.get("unroll_kx", t.unroll_kx ? 1 : 0) != 0;
+    if (t.plan != Plan::ChannelTiles) t.masked_x_tail = knobs.get("x_tail", t.masked_x_tail ? "masked" : "shift") == "masked";
     const std::string padded_at = knobs.get("padded_at", "");
     if (padded_at == "image") {
         if (t.plan == Plan::Depthwise2d || t.plan == Plan::Conv1d) {
@@ -405,7 +413,7 @@ std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &ta
     if (t.plan == Plan::ChannelTiles) {
         names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split"});
     } else {
-        names.insert(names.end(), {"x_vectors", "grain"});
+        names.insert(names.end(), {"x_vectors", "grain", "x_tail"});
         if (spec.dims == 2) names.push_back("rows");
         if (t.plan != Plan::Depthwise2d) names.push_back("channel_block");
     }
