@@ -48,15 +48,21 @@ TEST_CASE("every CPU knob gives a schedule that computes the same layer", "[jit]
     for (const char *knobs : {"channel_tile=16,pixels=6", "pixels=3,task_pixels=64", "reduction_split=4",
                               "reduction_split=5", "padded_at=task", "padded_at=inline", "unroll_kx=0",
                               "vectorize=x", "vectorize=x,rows=3,x_vectors=1,channel_block=5,grain=2",
-                              "vectorize=x,padded_at=inline", "vector_width=4,channel_tile=8,pixels=5"}) {
+                              "vectorize=x,padded_at=inline", "vector_width=4,channel_tile=8,pixels=5",
+                              "vectorize=x,x_tail=masked", "vectorize=x,x_tail=masked,x_vectors=3"}) {
         check_schedule(conv, knobs, {2, 16, 11, 23});
     }
+    // Rows narrower than one tile, and a ragged last tile: stored through a mask.
+    check_schedule(conv, "vectorize=x,x_tail=masked,vector_width=8,x_vectors=2", {1, 16, 5, 9});
     const std::string depthwise = "Conv2d(8, 8, kernel_size=3, padding=1, groups=8, padding_mode='reflect')";
-    for (const char *knobs : {"rows=1,x_vectors=2", "grain=3", "padded_at=inline", "vector_width=4"}) {
+    for (const char *knobs : {"rows=1,x_vectors=2", "grain=3", "padded_at=inline", "vector_width=4", "x_tail=shift",
+                              "x_tail=shift,vector_width=8"}) {
         check_schedule(depthwise, knobs, {1, 8, 9, 30});
     }
+    check_schedule(depthwise, "vector_width=8,x_vectors=2", {1, 8, 5, 7});  // one masked tile per row
     const std::string conv1d = "Conv1d(6, 12, kernel_size=5, padding=2, padding_mode='circular')";
-    for (const char *knobs : {"channel_block=3,x_vectors=1", "grain=1", "padded_at=inline"}) {
+    for (const char *knobs : {"channel_block=3,x_vectors=1", "grain=1", "padded_at=inline", "x_tail=masked",
+                              "x_tail=masked,x_vectors=3,vector_width=8"}) {
         check_schedule(conv1d, knobs, {2, 6, 77});
     }
 }
@@ -72,6 +78,7 @@ TEST_CASE("knobs that do not fit the layer or the target are refused with the re
     check_refused("Conv1d(6, 12, kernel_size=5)", "vectorize=channels", "needs a Conv2d");
     check_refused("Conv2d(8, 8, kernel_size=3, groups=8)", "padded_at=image", "tasks span images");
     check_refused(conv, "reduction_split=17", "more than the 16 input channels");
+    CHECK_THROWS_WITH(parse_schedule_knobs("x_tail=clip"), Catch::Contains("expected one of shift, masked"));
 }
 
 TEST_CASE("Halide's autoschedulers schedule the same layer", "[jit][schedule]") {
