@@ -5,7 +5,8 @@
 #       SPEC "Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False) -> ReLU()"
 #       [TARGETS <halide target> ...]
 #       [SCHEDULE "pixels=8,channel_tile=16"]      # schedule knobs: `convgen --help`
-#       [TUNING tuning.txt])                        # a database `convgen tune` wrote
+#       [TUNING tuning.txt]                         # a database `convgen tune` wrote
+#       [TUNE_INPUT_SHAPE 1,3,224,224])             # what CONVGEN_TUNE_MISSING tunes for
 #   target_link_libraries(app PRIVATE stem)
 #
 # creates the target `stem`: link it, then `#include "stem.h"` and call
@@ -15,7 +16,12 @@
 # TARGETS x86-64-linux-cuda-cuda_capability_80 or x86-64-linux-opencl make a GPU kernel.
 # With TUNING, each target's variant takes the knobs the database records for this layer
 # and target; one without an entry keeps the default schedule and the build says so.
-# SCHEDULE, when given, wins. Every kernel shares one Halide runtime
+# SCHEDULE, when given, wins. With -DCONVGEN_TUNE_MISSING=ON the build first runs
+# `convgen tune --if-missing` for each CPU variant the database lacks (and this machine
+# can run), CONVGEN_TUNE_BUDGET seconds each on an input of TUNE_INPUT_SHAPE (default
+# 1 x C_in x 56 x 56, or 1 x C_in x 1024), and records the winners in the database: review
+# and commit it. One tuning runs at a time (a Ninja job pool), so none disturbs another's
+# timing. Every kernel shares one Halide runtime
 # (convgen_halide_runtime), so a program can link any number of them. An invalid SPEC or
 # SCHEDULE stops the build with the DSL's message.
 
@@ -45,6 +51,13 @@ else ()
 endif ()
 set(_convgen_cmake_dir "${CMAKE_CURRENT_LIST_DIR}")
 
+# Build-time tuning of the layers a TUNING database lacks, by the `convgen` program: this
+# project's own target or the installed convgen::cli.
+set(CONVGEN_TUNE_MISSING OFF CACHE BOOL
+    "Run `convgen tune` at build time for convgen_add_kernel layers their TUNING database lacks")
+set(CONVGEN_TUNE_BUDGET 60 CACHE STRING "Seconds of tuning per layer and target for CONVGEN_TUNE_MISSING")
+set_property(GLOBAL APPEND PROPERTY JOB_POOLS convgen_tune=1)
+
 # The one Halide runtime every kernel links (Halide 14 has no public add_halide_runtime).
 # Generated code calls into it with no per-feature variants, so the baseline target fits
 # every CPU kernel variant; it also carries the CUDA and OpenCL runtimes for GPU kernels
@@ -67,10 +80,11 @@ else ()
 endif ()
 
 function(convgen_add_kernel NAME)
-    cmake_parse_arguments(ARG "" "SPEC;SCHEDULE;TUNING" "TARGETS" ${ARGN})
+    cmake_parse_arguments(ARG "" "SPEC;SCHEDULE;TUNING;TUNE_INPUT_SHAPE" "TARGETS" ${ARGN})
     if (ARG_UNPARSED_ARGUMENTS)
         message(FATAL_ERROR "convgen_add_kernel(${NAME}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}; "
-                            "expected SPEC \"Conv2d(...)\" and optionally TARGETS, SCHEDULE, TUNING")
+                            "expected SPEC \"Conv2d(...)\" and optionally TARGETS, SCHEDULE, TUNING, "
+                            "TUNE_INPUT_SHAPE")
     endif ()
     if (NOT NAME MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
         message(FATAL_ERROR "convgen_add_kernel: the name '${NAME}' must be a C++ identifier "
@@ -118,6 +132,9 @@ function(convgen_add_kernel NAME)
                        FEATURES user_context
                        USE_RUNTIME ${_convgen_halide_runtime}
                        PARAMS ${params})
+    if (CONVGEN_TUNE_MISSING AND ARG_TUNING AND NOT ARG_SCHEDULE)
+        _convgen_tune_missing(${NAME} ${halide_lib} "${ARG_SPEC}" "${ARG_TUNING}" "${ARG_TUNE_INPUT_SHAPE}" ${ARG_TARGETS})
+    endif ()
 
     # The user-facing part: a header declaring convgen::kernels::NAME() and a source that
     # defines it and registers the kernel by name. An OBJECT library, so the registration
@@ -131,6 +148,48 @@ function(convgen_add_kernel NAME)
     add_library(${NAME} OBJECT "${dir}/${NAME}.cpp")
     target_include_directories(${NAME} PUBLIC "${dir}")
     target_link_libraries(${NAME} PUBLIC convgen::runtime ${halide_lib})
+endfunction()
+
+# Before the generator runs for NAME: `convgen tune --if-missing` for each CPU target, one
+# at a time; each step reruns (and returns at once) when the database changes.
+function(_convgen_tune_missing NAME HALIDE_LIB SPEC TUNING INPUT_SHAPE)
+    if (TARGET convgen)
+        set(cli convgen)
+    elseif (TARGET convgen::cli)
+        set(cli convgen::cli)
+    else ()
+        message(FATAL_ERROR "convgen_add_kernel(${NAME}): CONVGEN_TUNE_MISSING needs the convgen program "
+                            "(not built in a cross build; in a package, convgen::cli)")
+    endif ()
+    get_filename_component(db "${TUNING}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+    set(db_dependency)
+    if (EXISTS "${db}")
+        set(db_dependency "${db}")  # a missing database is made by the first tuning
+    endif ()
+    set(shape)
+    if (INPUT_SHAPE)
+        set(shape --input-shape "${INPUT_SHAPE}")
+    endif ()
+    set(stamps)
+    set(index 0)
+    foreach (target IN LISTS ARGN)
+        if (target MATCHES "(^|-)(cuda|opencl)(-|$)")
+            continue ()  # GPU kernels are measured by scripts/gpu-bench.sh, not tuned here
+        endif ()
+        math(EXPR index "${index} + 1")
+        set(stamp "${CMAKE_CURRENT_BINARY_DIR}/convgen_kernels/${NAME}/tuned-${index}.stamp")
+        add_custom_command(OUTPUT "${stamp}"
+                           COMMAND ${cli} tune --if-missing --spec "${SPEC}" --target ${target} --db "${db}"
+                                   --budget ${CONVGEN_TUNE_BUDGET} ${shape}
+                           COMMAND ${CMAKE_COMMAND} -E touch "${stamp}"
+                           DEPENDS ${cli} ${db_dependency}
+                           JOB_POOL convgen_tune
+                           COMMENT "Tuning ${NAME} for ${target} if ${TUNING} lacks it (${CONVGEN_TUNE_BUDGET} s)"
+                           VERBATIM)
+        list(APPEND stamps "${stamp}")
+    endforeach ()
+    add_custom_target(${HALIDE_LIB}.tune DEPENDS ${stamps})
+    add_dependencies(${HALIDE_LIB}.update ${HALIDE_LIB}.tune)
 endfunction()
 
 # convgen_add_kernels(<list var> [PREFIX <prefix>] [TARGETS <target>...] LAYERS "<name>|<spec>"...)

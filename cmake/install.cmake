@@ -11,7 +11,9 @@ install(TARGETS convgen_dsl convgen_runtime_core convgen_runtime convgen_halide_
         EXPORT convgenTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
         RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
-install(TARGETS convgen RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+# The CLI as convgen::cli too: convgen_add_kernel's build-time tuning runs it.
+set_target_properties(convgen PROPERTIES EXPORT_NAME cli)
+install(TARGETS convgen EXPORT convgenTargets RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
 install(DIRECTORY dsl/include/ runtime/include/ DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT convgenTargets NAMESPACE convgen:: DESTINATION "${CONVGEN_INSTALL_CMAKEDIR}")
 

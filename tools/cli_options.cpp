@@ -1,18 +1,24 @@
 #include "cli_options.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <thread>
 
 namespace convgen::cli {
 
 std::map<std::string, std::string> parse_options(int argc, char **argv, int first,
-                                                 const std::vector<std::string> &allowed) {
+                                                 const std::vector<std::string> &allowed,
+                                                 const std::vector<std::string> &flags) {
     std::map<std::string, std::string> options;
     for (int i = first; i < argc; i++) {
         std::string arg = argv[i];
         std::string value;
         const size_t eq = arg.find('=');
-        if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        const bool flag = std::find(flags.begin(), flags.end(), arg.substr(std::min<size_t>(2, arg.size()))) != flags.end();
+        if (flag && arg.rfind("--", 0) == 0) {
+            value = "1";
+        } else if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
             value = arg.substr(eq + 1);
             arg = arg.substr(0, eq);
         } else if (arg.rfind("--", 0) == 0) {
@@ -22,7 +28,7 @@ std::map<std::string, std::string> parse_options(int argc, char **argv, int firs
             throw UsageError("unexpected argument '" + arg + "'");
         }
         const std::string name = arg.substr(2);
-        bool known = false;
+        bool known = flag;
         for (const std::string &a : allowed) known = known || a == name;
         if (!known) throw UsageError("unknown option " + arg);
         if (!options.emplace(name, value).second) throw UsageError("option " + arg + " given twice");

@@ -14,9 +14,11 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// The options from argv[first] on; every command says which names it takes.
+/// The options from argv[first] on; every command says which names it takes. `flags`
+/// take no value (present: "1").
 std::map<std::string, std::string> parse_options(int argc, char **argv, int first,
-                                                 const std::vector<std::string> &allowed);
+                                                 const std::vector<std::string> &allowed,
+                                                 const std::vector<std::string> &flags = {});
 
 /// The value of a required option.
 const std::string &required(const std::map<std::string, std::string> &options, const std::string &name);

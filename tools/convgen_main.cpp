@@ -42,11 +42,14 @@ Usage:
       Print the loop nest the schedule makes; write Halide's lowered statement and the
       assembly of the layer.
   convgen tune --spec SPEC [--budget SECONDS] [--db FILE] [--target T] [--threads N]
-               [--input-shape ...] [--schedule START]
+               [--input-shape ...] [--schedule START] [--if-missing]
       Search the schedule knobs on this machine (progress on every trial; Ctrl-C stops
       and keeps the best) and record the fastest in the tuning database FILE (default
       convgen-tuning.txt), which convgen_add_kernel(... TUNING FILE) bakes into builds.
       Every trial is logged in FILE.trials, so a later run resumes where this one ended.
+      The winner must beat the start in fresh processes (median of five each).
+      --if-missing: do nothing if FILE has the layer for the target, or if this CPU
+      cannot run the target (what the build's CONVGEN_TUNE_MISSING step runs).
   convgen --help | help [COMMAND]
       This text.
 
@@ -125,13 +128,13 @@ int main(int argc, char **argv) {
             return describe_command(parse_options(argc, argv, 2, {"spec", "input-shape"}));
         }
         const std::vector<std::string> experiment = {"spec", "schedule", "target", "threads", "input-shape"};
-        auto with = [&](std::vector<std::string> more) {
+        auto with = [&](std::vector<std::string> more, const std::vector<std::string> &flags = {}) {
             more.insert(more.end(), experiment.begin(), experiment.end());
-            return parse_options(argc, argv, 2, more);
+            return parse_options(argc, argv, 2, more, flags);
         };
         if (command == "bench") return bench_command(with({"min-time"}));
         if (command == "explain") return explain_command(with({"stmt", "asm"}));
-        if (command == "tune") return tune_command(with({"budget", "db"}));
+        if (command == "tune") return tune_command(with({"budget", "db"}, {"if-missing"}));
         throw UsageError("unknown command '" + command + "'");
     } catch (const UsageError &e) {
         std::cerr << "convgen: " << e.what() << "\nRun 'convgen --help' for usage.\n";

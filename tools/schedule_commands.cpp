@@ -77,8 +77,21 @@ std::string knobs_or_default(const ScheduleKnobs &knobs) {
 
 }  // namespace
 
+namespace {
+
+// bench and tune run what they compile: the target must suit this CPU.
+void require_runs_here(const Experiment &e) {
+    if (!lab::runs_on_this_cpu(e.target)) {
+        throw UsageError("--target " + e.target + " needs CPU features this machine lacks (it runs " +
+                         lab::native_cpu_target() + "); explain compiles for any target");
+    }
+}
+
+}  // namespace
+
 int bench_command(const std::map<std::string, std::string> &options) {
     const Experiment e = read_experiment(options);
+    require_runs_here(e);
     const double min_seconds = options.count("min-time") ? std::stod(options.at("min-time")) : 1.0;
     std::cout << to_string(e.spec) << "\ninput " << shape_to_string(e.input_shape) << ", " << e.target << ", "
               << e.threads << " thread" << (e.threads == 1 ? "" : "s") << "\nschedule " << knobs_or_default(e.knobs)
@@ -198,6 +211,21 @@ int tune_command(const std::map<std::string, std::string> &options) {
     const std::string db_path = options.count("db") ? options.at("db") : "convgen-tuning.txt";
     const std::string log_path = db_path + ".trials";
     const std::string spec_text = to_string(e.spec);
+    if (options.count("if-missing")) {
+        // The build's tuning step (CONVGEN_TUNE_MISSING): layers already recorded, and
+        // variants this CPU cannot run, are left as they are.
+        if (auto entry = find_tuning(read_tuning_db(db_path), e.spec, e.target)) {
+            std::cout << "convgen tune: " << spec_text << " for " << e.target << " is in " << db_path << " ("
+                      << knobs_or_default(parse_schedule_knobs(entry->knobs)) << ")\n";
+            return 0;
+        }
+        if (!lab::runs_on_this_cpu(e.target)) {
+            std::cout << "convgen tune: this CPU cannot run " << e.target << "; " << spec_text
+                      << " keeps the default schedule there\n";
+            return 0;
+        }
+    }
+    require_runs_here(e);
     std::cout << "Tuning " << spec_text << "\non input " << shape_to_string(e.input_shape) << " for " << e.target
               << ", " << e.threads << " threads, " << budget << " s; Ctrl-C stops and keeps the best so far\n";
 

@@ -20,18 +20,26 @@ std::vector<std::string> default_cpu_targets() {
     return targets;
 }
 
-std::string native_cpu_target() {
+bool runs_on_this_cpu(const std::string &target) {
     const Halide::Target host = Halide::get_host_target();
-    for (const std::string &text : default_cpu_targets()) {
-        const Halide::Target t(text);
-        bool runs = t.arch == host.arch && t.bits == host.bits && t.os == host.os;
-        for (int f = 0; runs && f < Halide::Target::FeatureEnd; f++) {
-            const auto feature = static_cast<Halide::Target::Feature>(f);
-            runs = !t.has_feature(feature) || host.has_feature(feature);
+    const Halide::Target t(target);
+    bool runs = t.arch == host.arch && t.bits == host.bits && t.os == host.os;
+    for (int f = 0; runs && f < Halide::Target::FeatureEnd; f++) {
+        const auto feature = static_cast<Halide::Target::Feature>(f);
+        // Features of the generated code's calling convention, not of the CPU.
+        if (feature == Halide::Target::JIT || feature == Halide::Target::UserContext ||
+            feature == Halide::Target::NoRuntime || feature == Halide::Target::Profile) {
+            continue;
         }
-        if (runs) return text;
+        runs = !t.has_feature(feature) || host.has_feature(feature);
     }
-    return host.to_string();
+    return runs;
+}
+
+std::string native_cpu_target() {
+    for (const std::string &text : default_cpu_targets())
+        if (runs_on_this_cpu(text)) return text;
+    return Halide::get_host_target().to_string();
 }
 
 std::string cpu_name() {
