@@ -89,8 +89,10 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     t.channel_tile = std::min(kPackedChannelMultiple, 2 * std::max(t.vector_width, 8));
     const int accumulators = !many_registers ? 12 : t.vector_width == 16 ? 20 : 24;
     t.pixels = accumulators / (t.channel_tile / t.vector_width);
-    // Conv1d keeps vectors along x: its channel tiles measured 1.5-2.5x slower on the
-    // suite's Conv1d layers (short reductions; see bench/RESULTS.md).
+    // Conv1d keeps vectors along x. Channel tiles (measured as the same layer written as a
+    // one-row Conv2d) are 1.2x faster on short text (34 outputs per sequence) but 12-16%
+    // slower on the long Whisper and WaveNet sequences, and the length is only known at
+    // run time.
     const bool channels_vectorize =
         spec.dims == 2 && spec.in_channels_per_group() >= 8 &&
         (spec.groups == 1 || spec.out_channels_per_group() % t.channel_tile == 0);
@@ -105,7 +107,8 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
             // on textcnn_conv1d, 1.04x on the strided Whisper layer, 0.96-0.99x on the
             // long unit-stride ones; bench/RESULTS.md, Tuning).
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {10, 8, 6, 5, 4, 3, 2});
-            t.x_vectors = t.channel_block >= 5 ? 1 : 2;
+            // (NEON's 4-lane tiles waste little: two vectors there, as measured before.)
+            t.x_vectors = t.vector_width >= 16 && t.channel_block >= 5 ? 1 : 2;
         } else {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
             t.x_vectors = std::max(1, std::min(3, 12 / t.channel_block));
@@ -133,7 +136,7 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         const int accumulators = many_registers ? 16 : 8;
         // AVX-512, strided or 1x1: up to 16 channels x 1 vector rather than 4 x 4, so a
         // 112-wide row is 7 whole tiles, not 2 overlapping ones (1.13x on the 7x7 stem).
-        if (wide && many_registers) {
+        if (wide && t.vector_width >= 16) {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {16, 8, 6, 4, 3, 2});
         }
         t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
