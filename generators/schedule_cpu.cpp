@@ -207,9 +207,9 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
         }
         const int grain = knobs.get("grain", 0);
         if (grain > 0) t.row_tiles_per_task = t.channels_per_task = t.tiles_per_task = grain;
+        t.masked_x_tail = knobs.get("x_tail", t.masked_x_tail ? "masked" : "shift") == "masked";
     }
     t.unroll_kx = knobs.get("unroll_kx", t.unroll_kx ? 1 : 0) != 0;
-    if (t.plan != Plan::ChannelTiles) t.masked_x_tail = knobs.get("x_tail", t.masked_x_tail ? "masked" : "shift") == "masked";
     const std::string padded_at = knobs.get("padded_at", "");
     if (padded_at == "image") {
         if (t.plan == Plan::Depthwise2d || t.plan == Plan::Conv1d) {

@@ -15,13 +15,14 @@ std::map<std::string, std::string> parse_options(int argc, char **argv, int firs
         std::string arg = argv[i];
         std::string value;
         const size_t eq = arg.find('=');
-        const bool flag = std::find(flags.begin(), flags.end(), arg.substr(std::min<size_t>(2, arg.size()))) != flags.end();
-        if (flag && arg.rfind("--", 0) == 0) {
+        const bool dashed = arg.rfind("--", 0) == 0;
+        const bool flag = dashed && std::find(flags.begin(), flags.end(), arg.substr(2)) != flags.end();
+        if (flag) {
             value = "1";
-        } else if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        } else if (dashed && eq != std::string::npos) {
             value = arg.substr(eq + 1);
             arg = arg.substr(0, eq);
-        } else if (arg.rfind("--", 0) == 0) {
+        } else if (dashed) {
             if (i + 1 >= argc) throw UsageError("option " + arg + " needs a value");
             value = argv[++i];
         } else {

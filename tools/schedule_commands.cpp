@@ -75,10 +75,6 @@ std::string knobs_or_default(const ScheduleKnobs &knobs) {
     return text.empty() ? "(default)" : text;
 }
 
-}  // namespace
-
-namespace {
-
 // bench and tune run what they compile: the target must suit this CPU.
 void require_runs_here(const Experiment &e) {
     if (!lab::runs_on_this_cpu(e.target)) {
@@ -324,16 +320,19 @@ int tune_command(const std::map<std::string, std::string> &options) {
             start_times.push_back(median_in_fresh_process(e, start_knobs, 0.5));
             best_times.push_back(median_in_fresh_process(e, best, 0.5));
         }
-        std::sort(start_times.begin(), start_times.end());
-        std::sort(best_times.begin(), best_times.end());
-        std::cout << "confirming: " << knobs_or_default(start_knobs) << " " << start_times[kRounds / 2] << " ms, "
-                  << knobs_or_default(best) << " " << best_times[kRounds / 2] << " ms\n";
-        if (best_times[kRounds / 2] < 0.98 * start_times[kRounds / 2]) {
-            best_ms = best_times[kRounds / 2];
+        auto median = [](std::vector<double> times) {
+            std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+            return times[times.size() / 2];
+        };
+        const double start_ms = median(start_times), winner_ms = median(best_times);
+        std::cout << "confirming: " << knobs_or_default(start_knobs) << " " << start_ms << " ms, "
+                  << knobs_or_default(best) << " " << winner_ms << " ms\n";
+        if (winner_ms < 0.98 * start_ms) {
+            best_ms = winner_ms;
         } else {
             std::cout << "not faster by 2%: keeping " << knobs_or_default(start_knobs) << "\n";
             best = start_knobs;
-            best_ms = start_times[kRounds / 2];
+            best_ms = start_ms;
         }
     }
     record_tuning(db_path, TuningEntry{spec_text, e.target, to_string(best), best_ms, lab::cpu_name(), today()});
