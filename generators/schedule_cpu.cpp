@@ -273,9 +273,14 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
 // Materializes `padded` at `at`, vectorized along x (and in parallel over channels when
 // asked): both its definitions when it is a zero fill followed by a copy of the input.
 void materialize_padded(ConvPipeline &p, LoopLevel at, int vector_width, bool parallel_channels) {
-    p.padded.compute_at(at).vectorize(p.x, vector_width, TailStrategy::RoundUp);
+    Var xo("xo"), xi("xi");
+    p.padded.compute_at(at).split(p.x, xo, xi, vector_width, TailStrategy::RoundUp).vectorize(xi);
     if (parallel_channels) p.padded.parallel(p.c);
     if (p.padded.num_update_definitions() == 0) return;
+    // The zero fill walks down columns of vectors: row by row, LLVM turns each short row
+    // into a call to memset, which was 30% of mobilenet_dw_14 (14x14 planes; 1.27x faster
+    // with vector stores).
+    p.padded.reorder(xi, p.y, xo);
     Stage copy = p.padded.update();
     copy.vectorize(p.interior.x, vector_width, TailStrategy::GuardWithIf);
     if (parallel_channels) copy.parallel(p.c);
