@@ -91,6 +91,11 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
 std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Halide::Target &target,
                                           const ScheduleKnobs &knobs);
 
+/// Whether the CPU schedule's register tile (its accumulators, plus an operand or two)
+/// fits the target's vector registers: a tile that does not spills in every step of the
+/// reduction, so `convgen tune` does not try it. Throws as cpu_pipeline does for bad knobs.
+bool cpu_register_tile_fits(const ConvSpec &spec, const Halide::Target &target, const ScheduleKnobs &knobs);
+
 /// The pipeline for a GPU target (CUDA, OpenCL): output tiles on blocks, a register tile
 /// of outputs per thread, input and weight tiles staged in shared memory.
 ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Halide::Target &target,

@@ -428,6 +428,15 @@ std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &ta
     return names;
 }
 
+bool cpu_register_tile_fits(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs) {
+    const CpuTiling t = choose_tiling(spec, target, knobs);
+    const int accumulators = t.plan == Plan::ChannelTiles ? t.channel_tile / t.vector_width * t.pixels
+                                                          : t.channel_block * t.rows * t.x_vectors;
+    const bool many_registers =
+        target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64);
+    return accumulators + 2 <= (many_registers ? 32 : 16);
+}
+
 ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,
                           const ScheduleKnobs &knobs) {
     const CpuTiling t = choose_tiling(spec, target, knobs);

@@ -138,7 +138,7 @@ const std::map<std::string, std::vector<std::string>> &tuning_space() {
         {"pixels", {"3", "4", "5", "6", "7", "8", "10", "12", "14"}},
         {"task_pixels", {"64", "128", "256", "512", "1024", "4096"}},
         {"reduction_split", {"4", "8", "16", "32"}},
-        {"x_vectors", {"1", "2", "3", "4"}},
+        {"x_vectors", {"1", "2", "3", "4", "5", "6", "8"}},
         {"rows", {"1", "2", "3", "4", "6", "7", "8"}},
         {"channel_block", {"1", "2", "3", "4", "6", "8"}},
         {"grain", {"1", "2", "4", "8", "16", "32"}},
@@ -147,6 +147,78 @@ const std::map<std::string, std::vector<std::string>> &tuning_space() {
         {"padded_at", {"image", "task", "inline"}},
     };
     return space;
+}
+
+// Knobs that share one register tile, so that a better tile often changes them together
+// (on a 34-wide row, 4 channels x 5 vectors of 8 lanes rather than 10 x 1 of 16): the
+// search also tries every combination of their values whose tile fits the registers.
+const std::vector<std::vector<std::string>> &coupled_knobs() {
+    static const std::vector<std::vector<std::string>> groups = {
+        {"vector_width", "x_vectors", "channel_block"},
+        {"channel_block", "rows"},
+        {"channel_tile", "pixels"},
+        {"vector_width", "pixels"},
+    };
+    return groups;
+}
+
+// The schedules one step from `best`: each knob the schedule reads set to each other value
+// in its space, then each coupled group set together, tiles that spill left out; each kind in random order.
+std::vector<ScheduleKnobs> neighbours_of(const ScheduleKnobs &best, const Experiment &e, std::mt19937 &rng) {
+    const Halide::Target target(e.target);
+    const std::vector<std::string> in_use = cpu_knobs_in_use(e.spec, target, best);
+    auto value_in = [](const ScheduleKnobs &knobs, const std::string &name) {
+        auto it = knobs.values.find(name);
+        return it == knobs.values.end() ? std::string() : it->second;  // "": the schedule's default
+    };
+    auto current = [&](const std::string &name) { return value_in(best, name); };
+    auto used = [&](const std::string &name) { return std::find(in_use.begin(), in_use.end(), name) != in_use.end(); };
+    auto worth_trying = [&](const ScheduleKnobs &next) {
+        try {
+            return cpu_register_tile_fits(e.spec, target, next);
+        } catch (const Error &) {
+            return true;  // refused knobs: the trial records why, at no cost
+        }
+    };
+    std::vector<ScheduleKnobs> single, coupled;
+    for (const std::string &name : in_use) {
+        for (const std::string &value : tuning_space().at(name)) {
+            if (value == current(name)) continue;
+            ScheduleKnobs next = best;
+            next.values[name] = value;
+            if (worth_trying(next)) single.push_back(next);
+        }
+    }
+    for (const std::vector<std::string> &group : coupled_knobs()) {
+        if (!std::all_of(group.begin(), group.end(), used)) continue;
+        // Every combination of the group's values that changes two knobs or more (one is
+        // a single move, above).
+        std::vector<ScheduleKnobs> partial = {best};
+        for (const std::string &name : group) {
+            std::vector<ScheduleKnobs> extended;
+            for (const ScheduleKnobs &knobs : partial) {
+                extended.push_back(knobs);
+                for (const std::string &value : tuning_space().at(name)) {
+                    if (value == current(name)) continue;
+                    ScheduleKnobs next = knobs;
+                    next.values[name] = value;
+                    extended.push_back(next);
+                }
+            }
+            partial = std::move(extended);
+        }
+        auto changes = [&](const ScheduleKnobs &next) {
+            return std::count_if(group.begin(), group.end(),
+                                 [&](const std::string &name) { return value_in(next, name) != current(name); });
+        };
+        for (const ScheduleKnobs &next : partial) {
+            if (changes(next) >= 2 && worth_trying(next)) coupled.push_back(next);
+        }
+    }
+    std::shuffle(single.begin(), single.end(), rng);
+    std::shuffle(coupled.begin(), coupled.end(), rng);
+    single.insert(single.end(), coupled.begin(), coupled.end());
+    return single;
 }
 
 // `convgen bench` on the experiment with `knobs`, run as a child process: its median ms.
@@ -272,21 +344,12 @@ int tune_command(const std::map<std::string, std::string> &options) {
     }
     std::mt19937 rng(12345);
     int trials = 0;
-    // Greedy neighbourhood search: change one knob the current best's schedule reads,
-    // keep the change if it is faster, start again from the new best.
+    // Greedy neighbourhood search: change one knob the current best's schedule reads (or
+    // a coupled pair), keep the change if it is faster, start again from the new best.
     bool improved = true;
     while (improved && !g_interrupted && seconds_left() > 0) {
         improved = false;
-        std::vector<ScheduleKnobs> neighbours;
-        for (const std::string &name : cpu_knobs_in_use(e.spec, target, best)) {
-            for (const std::string &value : tuning_space().at(name)) {
-                ScheduleKnobs next = best;
-                next.values[name] = value;
-                if (!(next == best)) neighbours.push_back(next);
-            }
-        }
-        std::shuffle(neighbours.begin(), neighbours.end(), rng);
-        for (const ScheduleKnobs &next : neighbours) {
+        for (const ScheduleKnobs &next : neighbours_of(best, e, rng)) {
             if (g_interrupted || seconds_left() <= 0) break;
             const bool fresh = measured.count(to_string(next)) == 0;
             const double ms = trial(next);
