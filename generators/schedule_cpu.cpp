@@ -69,12 +69,16 @@ int largest_divisor(int n, std::initializer_list<int> candidates) {
 // independent FMA chains to cover the FMA latency, and few enough registers that LLVM
 // keeps the accumulators, the operands and a broadcast in registers (16 on AVX2/SSE,
 // 32 on AVX-512).
+// 32 vector registers (AVX-512, AArch64) rather than 16 (AVX2, SSE).
+int vector_registers(const Target &target) {
+    return target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64) ? 32 : 16;
+}
+
 CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     CpuTiling t;
     t.vector_width = target.natural_vector_size<float>();
     t.unroll_kx = spec.axis_x().kernel <= 7;
-    const bool many_registers =
-        target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64);
+    const bool many_registers = vector_registers(target) == 32;
     // Tasks (row_tiles_per_task, channels_per_task, tiles_per_task: the defaults) of tens
     // of microseconds: cheap to hand out, enough to balance.
 
@@ -432,9 +436,7 @@ bool cpu_register_tile_fits(const ConvSpec &spec, const Target &target, const Sc
     const CpuTiling t = choose_tiling(spec, target, knobs);
     const int accumulators = t.plan == Plan::ChannelTiles ? t.channel_tile / t.vector_width * t.pixels
                                                           : t.channel_block * t.rows * t.x_vectors;
-    const bool many_registers =
-        target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64);
-    return accumulators + 2 <= (many_registers ? 32 : 16);
+    return accumulators + 2 <= vector_registers(target);
 }
 
 ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,

@@ -163,7 +163,8 @@ const std::vector<std::vector<std::string>> &coupled_knobs() {
 }
 
 // The schedules one step from `best`: each knob the schedule reads set to each other value
-// in its space, then each coupled group set together, tiles that spill left out; each kind in random order.
+// in its space, then the knobs of each coupled group set together (two or more changed);
+// tiles that spill are left out. Single moves first, each kind in random order.
 std::vector<ScheduleKnobs> neighbours_of(const ScheduleKnobs &best, const Experiment &e, std::mt19937 &rng) {
     const Halide::Target target(e.target);
     const std::vector<std::string> in_use = cpu_knobs_in_use(e.spec, target, best);
@@ -171,7 +172,6 @@ std::vector<ScheduleKnobs> neighbours_of(const ScheduleKnobs &best, const Experi
         auto it = knobs.values.find(name);
         return it == knobs.values.end() ? std::string() : it->second;  // "": the schedule's default
     };
-    auto current = [&](const std::string &name) { return value_in(best, name); };
     auto used = [&](const std::string &name) { return std::find(in_use.begin(), in_use.end(), name) != in_use.end(); };
     auto worth_trying = [&](const ScheduleKnobs &next) {
         try {
@@ -180,42 +180,41 @@ std::vector<ScheduleKnobs> neighbours_of(const ScheduleKnobs &best, const Experi
             return true;  // refused knobs: the trial records why, at no cost
         }
     };
-    std::vector<ScheduleKnobs> single, coupled;
-    for (const std::string &name : in_use) {
-        for (const std::string &value : tuning_space().at(name)) {
-            if (value == current(name)) continue;
-            ScheduleKnobs next = best;
-            next.values[name] = value;
-            if (worth_trying(next)) single.push_back(next);
-        }
-    }
-    for (const std::vector<std::string> &group : coupled_knobs()) {
-        if (!std::all_of(group.begin(), group.end(), used)) continue;
-        // Every combination of the group's values that changes two knobs or more (one is
-        // a single move, above).
-        std::vector<ScheduleKnobs> partial = {best};
+    // Every combination of values of `group` (best's own value included) that changes at
+    // least `min_changes` of its knobs.
+    auto moves = [&](const std::vector<std::string> &group, long min_changes) {
+        std::vector<ScheduleKnobs> combinations = {best};
         for (const std::string &name : group) {
             std::vector<ScheduleKnobs> extended;
-            for (const ScheduleKnobs &knobs : partial) {
+            for (const ScheduleKnobs &knobs : combinations) {
                 extended.push_back(knobs);
                 for (const std::string &value : tuning_space().at(name)) {
-                    if (value == current(name)) continue;
+                    if (value == value_in(best, name)) continue;
                     ScheduleKnobs next = knobs;
                     next.values[name] = value;
                     extended.push_back(next);
                 }
             }
-            partial = std::move(extended);
+            combinations = std::move(extended);
         }
-        auto changes = [&](const ScheduleKnobs &next) {
-            return std::count_if(group.begin(), group.end(),
-                                 [&](const std::string &name) { return value_in(next, name) != current(name); });
-        };
-        for (const ScheduleKnobs &next : partial) {
-            if (changes(next) >= 2 && worth_trying(next)) coupled.push_back(next);
+        std::vector<ScheduleKnobs> kept;
+        for (const ScheduleKnobs &next : combinations) {
+            const long changes = std::count_if(group.begin(), group.end(), [&](const std::string &name) {
+                return value_in(next, name) != value_in(best, name);
+            });
+            if (changes >= min_changes && worth_trying(next)) kept.push_back(next);
         }
+        return kept;
+    };
+    std::vector<ScheduleKnobs> single, coupled;
+    for (const std::string &name : in_use) {
+        for (ScheduleKnobs &next : moves({name}, 1)) single.push_back(std::move(next));
     }
     std::shuffle(single.begin(), single.end(), rng);
+    for (const std::vector<std::string> &group : coupled_knobs()) {
+        if (!std::all_of(group.begin(), group.end(), used)) continue;
+        for (ScheduleKnobs &next : moves(group, 2)) coupled.push_back(std::move(next));
+    }
     std::shuffle(coupled.begin(), coupled.end(), rng);
     single.insert(single.end(), coupled.begin(), coupled.end());
     return single;
@@ -314,7 +313,6 @@ int tune_command(const std::map<std::string, std::string> &options) {
     std::ofstream log(log_path, std::ios::app);
 
     lab::LayerBench bench(e.spec, e.input_shape, e.threads);
-    const Halide::Target target(e.target);
     auto trial = [&](const ScheduleKnobs &knobs) {
         const std::string key = to_string(knobs);
         if (auto it = measured.find(key); it != measured.end()) return it->second;
@@ -345,7 +343,7 @@ int tune_command(const std::map<std::string, std::string> &options) {
     std::mt19937 rng(12345);
     int trials = 0;
     // Greedy neighbourhood search: change one knob the current best's schedule reads (or
-    // a coupled pair), keep the change if it is faster, start again from the new best.
+    // a coupled group), keep the change if it is faster, start again from the new best.
     bool improved = true;
     while (improved && !g_interrupted && seconds_left() > 0) {
         improved = false;
