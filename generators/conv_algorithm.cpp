@@ -1,6 +1,8 @@
 // The one definition of a convolution layer. Schedules are in schedule_*.cpp.
 #include "conv_pipeline.h"
 
+#include <algorithm>
+
 #include "convgen/weight_layout.h"
 
 namespace convgen {
@@ -66,8 +68,82 @@ Expr output_size(const Expr &input_extent, const AxisParams &a) {
 
 }  // namespace
 
+namespace {
+
+// The Sequences domain's layout (conv_pipeline.h, SequenceStrips), in terms of the input's
+// run-time width and batch.
+struct SequenceLayout {
+    Expr padded_width, out_width, window, chunks_per_sequence;
+};
+
+SequenceLayout sequence_layout(const ConvPipeline &p, const SequenceStrips &strips) {
+    const AxisParams ax = p.spec.axis_x();
+    SequenceLayout l;
+    l.padded_width = p.output_width + (ax.kernel - 1) * ax.dilation;  // stride 1
+    l.out_width = p.output_width;
+    l.window = min(l.padded_width, strips.chunk + (ax.kernel - 1) * ax.dilation);
+    // (The clamps tell bounds inference what is true anyway: at least one chunk.)
+    l.chunks_per_sequence = max(1, (p.output_width + strips.chunk - 1) / strips.chunk);
+    return l;
+}
+
+// Where output (x, n) lies in its strip, and which strip that is, for S sequences per
+// strip. Positions count from the strip's chunk start (x itself within a sequence), so
+// no x mod chunk: bounds inference sizes a mod's range as the whole chunk, where a tile
+// needs its own 16 positions. n mod S is written n - S * (n / S) for the same reason:
+// over one strip n / S is one value.
+Expr sequence_position(const ConvPipeline &p, const SequenceStrips &strips, const Expr &S, const Expr &x,
+                       const Expr &n) {
+    return (n - S * (n / S)) * sequence_layout(p, strips).window + x;
+}
+
+Expr sequence_strip(const ConvPipeline &p, const SequenceStrips &strips, const Expr &S, const Expr &x,
+                    const Expr &n) {
+    return x / strips.chunk + sequence_layout(p, strips).chunks_per_sequence * (n / S);
+}
+
+// sequences(p, ci, s): strip s's part of the padded input, each sequence (or chunk plus
+// the kernel's reach) at its window, then zeros for a ragged last tile to read. Built by
+// a scatter, so every store is a dense row; a strip past the last sequence repeats it.
+Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrips &strips) {
+    const AxisParams ax = p.spec.axis_x();
+    const SequenceLayout l = sequence_layout(p, strips);
+    const Expr batch = in.input.dim(2).extent();
+    // Short sequences: strips of about `short_strip` outputs, the batch spread evenly over them
+    // (a sequence longer than a chunk fits once: one sequence per strip). No select here,
+    // which bounds inference would replace by the range of its two values, sizing every
+    // strip for the whole batch; the clamps tell it the signs.
+    const int short_strip = std::min(strips.chunk, strips.short_strip);
+    const Expr fit = max(1, short_strip / l.padded_width);
+    const Expr strip_count = max(1, (batch + fit - 1) / fit);
+    p.sequences_per_strip = clamp((batch + strip_count - 1) / strip_count, 1, batch);
+    // The same condition as sequences_per_strip == 1 (fit is 1 or the batch is), written
+    // over the input's extents alone: Halide simplifies a specialization's select only
+    // when the select's condition is the specialization's, and CSE would pull the shared
+    // parts of the longer form out of the select into lets. (Either branch computes the
+    // right values; this only picks the faster.)
+    p.one_sequence_per_strip = Internal::simplify(l.padded_width * 2 > short_strip || batch == 1);
+    const Expr &S = p.sequences_per_strip;
+
+    const Var &q = p.p, &ci = p.c, &strip = p.strip;
+    // The strip's first sequence, and the first x of its chunk. (strip mod chunks written
+    // out, as in sequence_position, so the realization spans one chunk, not a sequence.)
+    const Expr sequence_group = strip / l.chunks_per_sequence;
+    const Expr first = sequence_group * S;
+    const Expr start = (strip - sequence_group * l.chunks_per_sequence) * strips.chunk;
+    const RDom &slot = p.sequence_slots = RDom(0, l.window, 0, S, "slot");
+    const RDom &tail = p.sequence_tail = RDom(0, strips.tile, "tail");
+    p.sequences(q, ci, strip) = undef<float>();
+    p.sequences(start + slot.x + slot.y * l.window, ci, strip) =
+        p.padded(start + slot.x - ax.pad_begin, 0, ci, clamp(first + slot.y, 0, batch - 1));
+    p.sequences(start + S * l.window + tail, ci, strip) = 0.0f;
+    return p.sequences;
+}
+
+}  // namespace
+
 bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain) {
-    return has_padding(spec) || domain == ConvDomain::Spatial;
+    return has_padding(spec) || domain != ConvDomain::FlatPixels;
 }
 
 bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadding zero_padding) {
@@ -78,10 +154,14 @@ bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadd
            spec.padding_mode == PaddingMode::Zeros && !phases;
 }
 
-ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding) {
+ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding,
+                         const SequenceStrips &strips) {
     spec.validate();
     if (domain == ConvDomain::FlatPixels && spec.dims != 2) {
         throw Error(ErrorCode::InvalidSpec, "internal: the flat-pixel domain is for Conv2d only");
+    }
+    if (domain == ConvDomain::Sequences && (spec.dims != 1 || spec.axis_x().stride != 1)) {
+        throw Error(ErrorCode::InvalidSpec, "internal: the sequences domain is for Conv1d with stride 1 only");
     }
     ConvPipeline p;
     p.spec = spec;
@@ -140,6 +220,10 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         p.conv_input = p.padded;
         tap = p.padded(ox * ax.stride + r.x * ax.dilation - ax.pad_begin, row_of(oy), input_channel, n);
         point = {p.p, c, n};
+    } else if (domain == ConvDomain::Sequences) {
+        p.conv_input = define_sequences(p, in, strips);
+        tap = p.conv_input(p.p + r.x * ax.dilation, input_channel, p.strip);
+        point = {p.p, c, p.strip};
     } else if (ax.stride == 1) {
         p.conv_input = p.padded;
         tap = p.padded(x + r.x * ax.dilation - ax.pad_begin, row_of(y), input_channel, n);
@@ -161,12 +245,24 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     Expr result;
     if (domain == ConvDomain::FlatPixels) {
         result = p.conv(y * p.output_width + x, c, n);
+    } else if (domain == ConvDomain::Sequences) {
+        // S as 1 where strips hold one sequence: a schedule specializing on that condition
+        // gets the plain (x, n) -> (x, n) mapping there, with exact bounds.
+        const Expr &single = p.one_sequence_per_strip;
+        const Expr S = select(single, 1, p.sequences_per_strip);
+        const Expr position = sequence_position(p, strips, S, x, n), strip = sequence_strip(p, strips, S, x, n);
+        p.staged(p.p, c, p.strip) = p.conv(p.p, c, p.strip);
+        result = select(single, p.conv(position, c, strip), p.staged(position, c, strip));
     } else {
         result = p.conv(x, is_2d ? Expr(y) : Expr(0), c, n);
     }
     // ReLU(NaN) is NaN in PyTorch, but x86's max(NaN, 0) is 0 (and Halide simplifies a
-    // plain select into that max), so NaN is passed through explicitly.
-    if (spec.activation == Activation::ReLU) result = select(is_nan(result), result, max(result, 0.0f));
+    // plain select into that max), so NaN is passed through explicitly, in strict float:
+    // under fast-math flags LLVM drops the NaN test where the value comes from a masked
+    // load (the ragged tail of a row), and NaN became 0 there.
+    if (spec.activation == Activation::ReLU) {
+        result = strict_float(select(is_nan(result), result, max(result, 0.0f)));
+    }
     if (is_2d) {
         p.output(x, y, c, n) = result;
     } else {
@@ -174,6 +270,11 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     }
 
     declare_known_layout(spec, in, p.output);
+    if (domain == ConvDomain::Sequences) {
+        // Strips number sequences from 0 (the runtime's buffers all start there).
+        in.input.dim(2).set_min(0);
+        p.output.output_buffer().dim(2).set_min(0);
+    }
     return p;
 }
 

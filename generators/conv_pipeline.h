@@ -35,6 +35,24 @@ enum class ConvDomain {
     Spatial,     // conv(x, y, co, n): tiles are rectangles of one output plane
     FlatPixels,  // Conv2d only: conv(p, co, n), p = y * W_out + x: tiles are runs of
                  // pixels that may wrap to the next row, so small and odd planes waste no lanes
+    Sequences,   // Conv1d with stride 1: conv(p, co, s), the outputs of strip s, whose padded
+                 // sequences (or chunk of one long sequence) lie end to end in `sequences`, so
+                 // a vector of outputs runs on into the next sequence and short ones waste
+                 // no lanes (see SequenceStrips)
+};
+
+/// How the Sequences domain lays outputs out in strips, chosen by the schedule. A strip is
+/// `chunk` outputs of one sequence when sequences are longer than that, else as many whole
+/// sequences as make about `short_strip` outputs (spread evenly over the batch, so that
+/// both threads get work: textcnn_conv1d's 32 x 35 as 3 strips of 512 left one of two
+/// threads idle a third of the time). Strip s holds sequence n's output x at position
+/// p = (n mod S) * window + x, with s = x / chunk + chunks_per_sequence * (n / S), S
+/// sequences per strip and `window` the padded width of a sequence (or a chunk plus the
+/// kernel's reach); a chunk's positions start at its first x.
+struct SequenceStrips {
+    int chunk = 128;        // outputs of one sequence per strip at most (a constant, so x / chunk folds)
+    int short_strip = 128;  // about this many outputs per strip of short sequences
+    int tile = 16;          // outputs per register tile: how far past a strip's end a tile may read
 };
 
 /// How zero padding is written when a schedule materializes whole padded planes (CPU):
@@ -60,6 +78,19 @@ struct ConvPipeline {
     // strided reads of a vector of outputs become dense loads from one phase. Otherwise
     // `padded` itself.
     Halide::Func phases{"phases"};
+    // Sequences domain: sequences(p, ci, s), strip s's padded input laid end to end (a
+    // scatter of the input, then zeros past the end for the last tile to read), and how
+    // many sequences a strip holds (the split of n that matches it).
+    Halide::Func sequences{"sequences"};
+    Halide::RDom sequence_slots, sequence_tail;  // sequences' two updates: the scatter, the zeros
+    Halide::Var strip{"strip"};
+    Halide::Expr sequences_per_strip;
+    // Whether strips hold one sequence (or chunk) each: then output reads conv, else
+    // `staged`, conv's values again under another name, so that a schedule can stage
+    // strips of several sequences (a tile there may span two) and specialize on this
+    // condition (it is in simplified form, as Halide matches it against the select).
+    Halide::Expr one_sequence_per_strip;
+    Halide::Func staged{"staged"};
     Halide::Func conv_input;
     Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
     Halide::Func output{"output"};  // output(x, [y,] co, n): the activation of conv
@@ -70,7 +101,7 @@ struct ConvPipeline {
 /// The algorithm. Also declares what is known at build time about the buffers (channel
 /// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
-                         ZeroPadding zero_padding = ZeroPadding::FillThenCopy);
+                         ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {});
 
 /// Whether define_conv reads the input through the padding mode's boundary condition
 /// (defined everywhere; schedules materialize it) or reads the input itself.

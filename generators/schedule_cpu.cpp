@@ -31,7 +31,8 @@ enum class Plan {
                   // (channel tile, row chunk, image)
     Conv2d,       // channels of a block share input loads; tasks over (channel block, row tile)
     Depthwise2d,  // one input channel per output channel; tasks over channel chunks
-    Conv1d,       // tasks over (column chunk, batch)
+    Conv1d,       // strided: tasks over (column chunk, batch)
+    Sequences,    // stride 1: tiles run across sequences laid end to end; a task per strip
 };
 
 struct CpuTiling {
@@ -47,7 +48,7 @@ struct CpuTiling {
     bool channels_inner = false;  // Conv2d: consecutive tasks are a row chunk's channel blocks
     int row_tiles_per_task = 4; // Conv2d
     int channels_per_task = 8;  // Depthwise2d
-    int tiles_per_task = 8;     // Conv1d: tiles along x per task
+    int tiles_per_task = 8;     // Conv1d, Sequences: tiles along x per task
     int task_pixels = 256;      // ChannelTiles: about this many output pixels per task
     int reduction_split = 0;    // ChannelTiles: input channels per inner chunk (0: no split)
     bool unroll_kx = true;
@@ -103,7 +104,7 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     if (channels_vectorize) {
         t.plan = Plan::ChannelTiles;
     } else if (spec.dims == 1) {
-        t.plan = Plan::Conv1d;
+        t.plan = spec.axis_x().stride == 1 ? Plan::Sequences : Plan::Conv1d;
         t.padded_at = CpuTiling::PaddedAt::Task;
         if (many_registers) {
             // Up to 10 channels x 1 vector, one vector load per 5-10 FMAs. One vector, not
@@ -255,6 +256,7 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
             .fuse(co, p.n, task);
         break;
     case Plan::ChannelTiles: break;  // schedule_channel_tiles
+    case Plan::Sequences: break;     // schedule_sequences
     case Plan::Conv2d: {
         Var yoo("yoo");
         s.split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
@@ -342,6 +344,82 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
     }
 }
 
+// Sequences (Conv1d, stride 1) over its strips, each a task: a chunk of tiles_per_task
+// tiles of one sequence, or whole short sequences end to end. Loop nests, innermost first:
+//   one sequence per strip:  conv's register tile (lanes, x vectors, channels of a block;
+//                            kx, ci) | output tile stored from registers | tiles, channel blocks
+//   several per strip:       conv's tile | `staged`, the strip's tiles for a channel block |
+//                            output rows copied out of it: x (masked tail), sequences
+// and sequences(strip) scattered in first. A tile of the staged strip spans the end of one
+// sequence and the start of the next, so a batch of 34-output sequences costs 35 outputs'
+// work each, not 48 (three 16-lane vectors): 1.23x on textcnn_conv1d. Strips of one
+// sequence skip the staging (res2_1x1 as a Conv1d of 3136 pixels: 1.2x).
+void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrips &strips) {
+    Func &output = p.output;
+    Var xo("xo"), no("no"), task("task"), co("co"), ci("ci"), xt("xt"), xi("xi");
+    // One sequence (or a chunk of one) per strip: output tiles are register tiles of conv,
+    // stored straight from registers.
+    output.specialize(p.one_sequence_per_strip)
+        .split(p.x, xo, p.x, strips.chunk, TailStrategy::GuardWithIf)
+        .split(p.x, xt, xi, t.tile_width(), TailStrategy::GuardWithIf)
+        .split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
+        .reorder(xi, ci, xt, co, xo, p.n)
+        .fuse(xo, p.n, task)
+        .parallel(task)
+        .vectorize(xi, t.vector_width)
+        .unroll(xi)
+        .unroll(ci);
+    // Several short sequences per strip: conv's tiles run across them into `staged`, which
+    // a channel block at a time is copied out to the sequences' rows (a row shorter than
+    // the chunk: its vectors past the row are masked off).
+    output.split(p.x, xo, p.x, strips.chunk, TailStrategy::GuardWithIf)
+        .split(p.x, xt, xi, t.vector_width, TailStrategy::GuardWithIf)
+        .split(p.n, no, p.n, p.sequences_per_strip, TailStrategy::GuardWithIf)
+        .split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
+        .reorder(xi, ci, xt, p.n, co, xo, no)
+        .fuse(xo, no, task)
+        .parallel(task)
+        .vectorize(xi);
+
+    Var po("po"), pi("pi");
+    p.staged.compute_at(output, co)
+        .store_at(output, task)
+        .split(p.p, po, pi, t.tile_width(), TailStrategy::RoundUp)
+        .reorder(pi, p.c, po, p.strip)
+        .vectorize(pi, t.vector_width)
+        .unroll(pi)
+        .unroll(p.c);
+
+    // conv's register tile (channel_block x tile_width), in each of its two places.
+    auto schedule_tile = [&](Func conv, LoopLevel at) {
+        Var xv("xv"), xl("xl");
+        conv.compute_at(at)
+            .bound_extent(p.p, t.tile_width())
+            .bound_extent(p.strip, 1)
+            .split(p.p, xv, xl, t.vector_width)
+            .vectorize(xl)
+            .unroll(xv)
+            .unroll(p.c);
+        Stage update = conv.update();
+        update.split(p.p, xv, xl, t.vector_width)
+            .vectorize(xl)
+            .unroll(xv)
+            .unroll(p.c)
+            .reorder(xl, xv, p.c, p.r.x, p.r.y, p.r.z, p.strip);
+        if (t.unroll_kx) update.unroll(p.r.x);
+    };
+    schedule_tile(p.conv.clone_in(p.staged), LoopLevel(p.staged, po));
+    schedule_tile(p.conv, LoopLevel(output, xt));
+
+    // Rows of whole vectors, so the tile's loads at offset 0 stay aligned (WaveNet: 1.2x;
+    // a row 8 floats off splits every load across two cache lines).
+    p.sequences.compute_at(output, task).align_storage(p.p, t.vector_width);
+    p.sequences.update(0).allow_race_conditions().vectorize(p.sequence_slots.x, t.vector_width,
+                                                            TailStrategy::GuardWithIf);
+    p.sequences.update(1).allow_race_conditions().vectorize(p.sequence_tail.x, t.vector_width,
+                                                            TailStrategy::GuardWithIf);
+}
+
 // ChannelTiles over the flat-pixel domain. Loop nest, innermost first:
 //   conv:   lanes of a channel vector, channel vectors, pixels (all unrolled: the register
 //           tile), kx (unrolled), ky, ci
@@ -421,6 +499,10 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
 
 std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs) {
     const CpuTiling t = choose_tiling(spec, target, knobs);
+    if (t.plan == Plan::Sequences) {
+        // Strips copy their own input and store through masks: no padded_at, no x_tail.
+        return {"vector_width", "unroll_kx", "x_vectors", "channel_block", "grain"};
+    }
     std::vector<std::string> names = {"vectorize", "vector_width", "unroll_kx", "padded_at"};
     if (t.plan == Plan::ChannelTiles) {
         names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split"});
@@ -448,6 +530,14 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     if (t.plan == Plan::ChannelTiles) {
         ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding);
         schedule_channel_tiles(p, t);
+        return p;
+    }
+    if (t.plan == Plan::Sequences) {
+        SequenceStrips strips;
+        strips.tile = t.tile_width();
+        strips.chunk = t.tiles_per_task * t.tile_width();
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::Sequences, zero_padding, strips);
+        schedule_sequences(p, t, strips);
         return p;
     }
     ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding);

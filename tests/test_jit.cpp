@@ -113,6 +113,35 @@ TEST_CASE("wide and tall and tiny outputs take every branch of the schedule", "[
     }
 }
 
+TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into chunks", "[jit]") {
+    // Stride-1 Conv1d lays a batch of short sequences end to end in strips (a vector of
+    // outputs runs on into the next sequence; the last strip holds fewer) and cuts long
+    // sequences into chunks, each with the kernel's reach of the next. Around the width
+    // where a strip holds one sequence (padded width 64 and 65), across padding modes,
+    // dilation and groups.
+    struct Case {
+        const char *spec;
+        std::vector<int64_t> input_shape;
+    };
+    const Case cases[] = {
+        {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {32, 5, 7}},
+        {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {1, 5, 7}},
+        {"Conv1d(4, 10, kernel_size=2, dilation=3, padding=2, padding_mode='reflect')", {9, 4, 13}},
+        {"Conv1d(6, 4, 5, groups=2, padding='same', padding_mode='circular', bias=False)", {5, 6, 20}},
+        {"Conv1d(2, 3, 3, padding=1)", {4, 2, 62}},
+        {"Conv1d(2, 3, 3, padding=1)", {4, 2, 63}},
+        {"Conv1d(3, 5, 3, padding=1, padding_mode='replicate')", {3, 3, 300}},
+        {"Conv1d(2, 3, 4, dilation=5) -> ReLU()", {2, 2, 700}},
+        {"Conv1d(16, 16, 1, bias=False)", {2, 16, 257}},
+    };
+    uint32_t seed = 11;
+    for (const Case &c : cases) {
+        INFO(c.spec);
+        const JitKernel k(parse_spec(c.spec));
+        convgen_test::check_against_reference(k, c.input_shape, seed++);
+    }
+}
+
 TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups of whole tiles", "[jit]") {
     // Conv2d layers vectorized across output channels with runs of flat pixels: C_out
     // not a multiple of the channel tile (the packed weight's zero padding is computed
@@ -148,6 +177,34 @@ TEST_CASE("NaN and infinity propagate as in PyTorch", "[jit]") {
     CHECK(std::isnan(out.data()[1]));
     CHECK(out.data()[2] == inf);
     CHECK(out.data()[3] == inf);
+}
+
+TEST_CASE("ReLU keeps NaN in every CPU plan, ragged row tails included", "[jit]") {
+    // One NaN in the middle of a 5x5 plane (a row is a single masked vector): the 3x3
+    // outputs around it are NaN in every output channel, the others finite.
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (const char *spec : {"Conv2d(1, 1, 3, padding=1, bias=False) -> ReLU()",             // vectors along x
+                             "Conv2d(2, 2, 3, padding=1, groups=2, bias=False) -> ReLU()",  // depthwise
+                             "Conv2d(8, 16, 3, padding=1, bias=False) -> ReLU()"}) {        // channel tiles
+        INFO(spec);
+        const JitKernel k(parse_spec(spec));
+        const convgen::ConvSpec &s = k.spec();
+        std::vector<float> input(s.in_channels * 25, 1.0f);
+        input[12] = nan;  // channel 0, (2, 2)
+        const std::vector<float> weight(s.out_channels * s.in_channels_per_group() * 9, 1.0f);
+        const auto out = run_layer(k, {1, s.in_channels, 5, 5}, input, weight, {});
+        // Depthwise: only output channel 0 reads input channel 0.
+        const int nan_channels = s.groups == s.in_channels && s.groups > 1 ? 1 : s.out_channels;
+        for (int c = 0; c < s.out_channels; c++) {
+            for (int y = 0; y < 5; y++) {
+                for (int x = 0; x < 5; x++) {
+                    const bool reads_nan = c < nan_channels && std::abs(y - 2) <= 1 && std::abs(x - 2) <= 1;
+                    INFO("channel " << c << ", (" << y << ", " << x << ")");
+                    CHECK(std::isnan(out.data()[(c * 5 + y) * 5 + x]) == reads_nan);
+                }
+            }
+        }
+    }
 }
 
 TEST_CASE("a Layer refuses tensors that do not fit, before running anything", "[jit][errors]") {
