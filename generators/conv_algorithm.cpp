@@ -239,8 +239,12 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         point = {x, y, c, n};
     }
 
-    p.conv(point) = spec.bias ? in.bias(c) : 0.0f;
-    p.conv(point) += weight_2d(r.x, r.y, r.z, c) * tap;
+    // bias + the weighted sum, as a Func over `point`.
+    auto define_sum = [&](Func &f) {
+        f(point) = spec.bias ? in.bias(c) : 0.0f;
+        f(point) += weight_2d(r.x, r.y, r.z, c) * tap;
+    };
+    define_sum(p.conv);
 
     Expr result;
     if (domain == ConvDomain::FlatPixels) {
@@ -251,8 +255,8 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         const Expr &single = p.one_sequence_per_strip;
         const Expr S = select(single, 1, p.sequences_per_strip);
         const Expr position = sequence_position(p, strips, S, x, n), strip = sequence_strip(p, strips, S, x, n);
-        p.staged(p.p, c, p.strip) = p.conv(p.p, c, p.strip);
-        result = select(single, p.conv(position, c, strip), p.staged(position, c, strip));
+        define_sum(p.strip_sum);
+        result = select(single, p.conv(position, c, strip), p.strip_sum(position, c, strip));
     } else {
         result = p.conv(x, is_2d ? Expr(y) : Expr(0), c, n);
     }

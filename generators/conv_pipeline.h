@@ -86,11 +86,13 @@ struct ConvPipeline {
     Halide::Var strip{"strip"};
     Halide::Expr sequences_per_strip;
     // Whether strips hold one sequence (or chunk) each: then output reads conv, else
-    // `staged`, conv's values again under another name, so that a schedule can stage
-    // strips of several sequences (a tile there may span two) and specialize on this
-    // condition (it is in simplified form, as Halide matches it against the select).
+    // `strip_sum`, the same sum under another name, so that a schedule can stage strips
+    // of several sequences (a tile there may span two) while tiles of one sequence are
+    // stored straight from registers, specializing on this condition (in simplified form,
+    // as Halide matches it against the select). A second definition rather than
+    // Func::clone_in: Halide 14's clone of a Func with an update leaks (LeakSanitizer).
     Halide::Expr one_sequence_per_strip;
-    Halide::Func staged{"staged"};
+    Halide::Func strip_sum{"strip_sum"};
     Halide::Func conv_input;
     Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
     Halide::Func output{"output"};  // output(x, [y,] co, n): the activation of conv

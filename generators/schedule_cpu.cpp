@@ -348,8 +348,8 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 // tiles of one sequence, or whole short sequences end to end. Loop nests, innermost first:
 //   one sequence per strip:  conv's register tile (lanes, x vectors, channels of a block;
 //                            kx, ci) | output tile stored from registers | tiles, channel blocks
-//   several per strip:       conv's tile | `staged`, the strip's tiles for a channel block |
-//                            output rows copied out of it: x (masked tail), sequences
+//   several per strip:       strip_sum's tile | `staged`, the strip's tiles for a channel
+//                            block | output rows copied out of it: x (masked tail), sequences
 // and sequences(strip) scattered in first. A tile of the staged strip spans the end of one
 // sequence and the start of the next, so a batch of 34-output sequences costs 35 outputs'
 // work each, not 48 (three 16-lane vectors): 1.23x on textcnn_conv1d. Strips of one
@@ -369,7 +369,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
         .vectorize(xi, t.vector_width)
         .unroll(xi)
         .unroll(ci);
-    // Several short sequences per strip: conv's tiles run across them into `staged`, which
+    // Several short sequences per strip: strip_sum's tiles run across them into `staged`, which
     // a channel block at a time is copied out to the sequences' rows (a row shorter than
     // the chunk: its vectors past the row are masked off).
     output.split(p.x, xo, p.x, strips.chunk, TailStrategy::GuardWithIf)
@@ -381,8 +381,10 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
         .parallel(task)
         .vectorize(xi);
 
+    // The strip's sums for a channel block, staged whole.
     Var po("po"), pi("pi");
-    p.staged.compute_at(output, co)
+    Func staged = p.strip_sum.in();
+    staged.compute_at(output, co)
         .store_at(output, task)
         .split(p.p, po, pi, t.tile_width(), TailStrategy::RoundUp)
         .reorder(pi, p.c, po, p.strip)
@@ -390,7 +392,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
         .unroll(pi)
         .unroll(p.c);
 
-    // conv's register tile (channel_block x tile_width), in each of its two places.
+    // The register tile (channel_block x tile_width) of each sum.
     auto schedule_tile = [&](Func conv, LoopLevel at) {
         Var xv("xv"), xl("xl");
         conv.compute_at(at)
@@ -408,7 +410,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
             .reorder(xl, xv, p.c, p.r.x, p.r.y, p.r.z, p.strip);
         if (t.unroll_kx) update.unroll(p.r.x);
     };
-    schedule_tile(p.conv.clone_in(p.staged), LoopLevel(p.staged, po));
+    schedule_tile(p.strip_sum, LoopLevel(staged, po));
     schedule_tile(p.conv, LoopLevel(output, xt));
 
     // The scatter's and the zeros' lanes write distinct positions (a slot is `window` wide,
