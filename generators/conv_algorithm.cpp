@@ -73,14 +73,13 @@ namespace {
 // The Sequences domain's layout (conv_pipeline.h, SequenceStrips), in terms of the input's
 // run-time width and batch.
 struct SequenceLayout {
-    Expr padded_width, out_width, window, chunks_per_sequence;
+    Expr padded_width, window, chunks_per_sequence;
 };
 
 SequenceLayout sequence_layout(const ConvPipeline &p, const SequenceStrips &strips) {
     const AxisParams ax = p.spec.axis_x();
     SequenceLayout l;
     l.padded_width = p.output_width + (ax.kernel - 1) * ax.dilation;  // stride 1
-    l.out_width = p.output_width;
     l.window = min(l.padded_width, strips.chunk + (ax.kernel - 1) * ax.dilation);
     // (The clamps tell bounds inference what is true anyway: at least one chunk.)
     l.chunks_per_sequence = max(1, (p.output_width + strips.chunk - 1) / strips.chunk);
@@ -92,22 +91,20 @@ SequenceLayout sequence_layout(const ConvPipeline &p, const SequenceStrips &stri
 // no x mod chunk: bounds inference sizes a mod's range as the whole chunk, where a tile
 // needs its own 16 positions. n mod S is written n - S * (n / S) for the same reason:
 // over one strip n / S is one value.
-Expr sequence_position(const ConvPipeline &p, const SequenceStrips &strips, const Expr &S, const Expr &x,
-                       const Expr &n) {
-    return (n - S * (n / S)) * sequence_layout(p, strips).window + x;
+Expr sequence_position(const SequenceLayout &l, const Expr &S, const Expr &x, const Expr &n) {
+    return (n - S * (n / S)) * l.window + x;
 }
 
-Expr sequence_strip(const ConvPipeline &p, const SequenceStrips &strips, const Expr &S, const Expr &x,
+Expr sequence_strip(const SequenceLayout &l, const SequenceStrips &strips, const Expr &S, const Expr &x,
                     const Expr &n) {
-    return x / strips.chunk + sequence_layout(p, strips).chunks_per_sequence * (n / S);
+    return x / strips.chunk + l.chunks_per_sequence * (n / S);
 }
 
 // sequences(p, ci, s): strip s's part of the padded input, each sequence (or chunk plus
 // the kernel's reach) at its window, then zeros for a ragged last tile to read. Built by
 // a scatter, so every store is a dense row; a strip past the last sequence repeats it.
-Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrips &strips) {
+Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrips &strips, const SequenceLayout &l) {
     const AxisParams ax = p.spec.axis_x();
-    const SequenceLayout l = sequence_layout(p, strips);
     const Expr batch = in.input.dim(2).extent();
     // Short sequences: strips of about `short_strip` outputs, the batch spread evenly over them
     // (a sequence longer than a chunk fits once: one sequence per strip). No select here,
@@ -206,6 +203,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     const Expr input_channel =
         spec.groups == 1 ? Expr(r.z) : (c / spec.out_channels_per_group()) * in_per_group + r.z;
     p.output_width = output_size(in.input.dim(0).extent(), ax);
+    const SequenceLayout layout = domain == ConvDomain::Sequences ? sequence_layout(p, strips) : SequenceLayout{};
 
     // The input value that weight (r.x, r.y, r.z) multiplies for output pixel (ox, oy).
     auto row_of = [&](const Expr &oy) { return oy * ay.stride + r.y * ay.dilation - ay.pad_begin; };
@@ -221,7 +219,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         tap = p.padded(ox * ax.stride + r.x * ax.dilation - ax.pad_begin, row_of(oy), input_channel, n);
         point = {p.p, c, n};
     } else if (domain == ConvDomain::Sequences) {
-        p.conv_input = define_sequences(p, in, strips);
+        p.conv_input = define_sequences(p, in, strips, layout);
         tap = p.conv_input(p.p + r.x * ax.dilation, input_channel, p.strip);
         point = {p.p, c, p.strip};
     } else if (ax.stride == 1) {
@@ -254,7 +252,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         // gets the plain (x, n) -> (x, n) mapping there, with exact bounds.
         const Expr &single = p.one_sequence_per_strip;
         const Expr S = select(single, 1, p.sequences_per_strip);
-        const Expr position = sequence_position(p, strips, S, x, n), strip = sequence_strip(p, strips, S, x, n);
+        const Expr position = sequence_position(layout, S, x, n), strip = sequence_strip(layout, strips, S, x, n);
         define_sum(p.strip_sum);
         result = select(single, p.conv(position, c, strip), p.strip_sum(position, c, strip));
     } else {

@@ -66,15 +66,14 @@ int largest_divisor(int n, std::initializer_list<int> candidates) {
     return 1;
 }
 
-// Tile sizes measured on the benchmark suite (bench/RESULTS.md). A tile needs enough
-// independent FMA chains to cover the FMA latency, and few enough registers that LLVM
-// keeps the accumulators, the operands and a broadcast in registers (16 on AVX2/SSE,
-// 32 on AVX-512).
 // 32 vector registers (AVX-512, AArch64) rather than 16 (AVX2, SSE).
 int vector_registers(const Target &target) {
     return target.has_feature(Target::AVX512) || (target.arch == Target::ARM && target.bits == 64) ? 32 : 16;
 }
 
+// Tile sizes measured on the benchmark suite (bench/RESULTS.md). A tile needs enough
+// independent FMA chains to cover the FMA latency, and few enough registers that LLVM
+// keeps the accumulators, the operands and a broadcast in registers.
 CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     CpuTiling t;
     t.vector_width = target.natural_vector_size<float>();
@@ -108,9 +107,9 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         t.padded_at = CpuTiling::PaddedAt::Task;
         if (many_registers) {
             // Up to 10 channels x 1 vector, one vector load per 5-10 FMAs. One vector, not
-            // two: short sequences (text, 34 outputs) waste less of the last tile (1.35x
-            // on textcnn_conv1d, 1.04x on the strided Whisper layer, 0.96-0.99x on the
-            // long unit-stride ones; bench/RESULTS.md, Tuning).
+            // two: 1.04x on the strided Whisper layer, 0.96-0.99x on the long unit-stride
+            // ones (and, before stride-1 layers moved to strips, 1.35x on textcnn_conv1d,
+            // whose 34-output rows wasted less of a one-vector tile; bench/RESULTS.md).
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {10, 8, 6, 5, 4, 3, 2});
             // (NEON's 4-lane tiles waste little: two vectors there, as measured before.)
             t.x_vectors = t.vector_width >= 16 && t.channel_block >= 5 ? 1 : 2;
@@ -356,7 +355,7 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 // sequence skip the staging (res2_1x1 as a Conv1d of 3136 pixels: 1.2x).
 void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrips &strips) {
     Func &output = p.output;
-    Var xo("xo"), no("no"), task("task"), co("co"), ci("ci"), xt("xt"), xi("xi");
+    Var xo("xo"), task("task"), co("co"), ci("ci"), xt("xt"), xi("xi");
     // One sequence (or a chunk of one) per strip: output tiles are register tiles of conv,
     // stored straight from registers.
     output.specialize(p.one_sequence_per_strip)
