@@ -137,6 +137,26 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
     return p.sequences;
 }
 
+// planes(q, ci, n): image n's channel ci padded as the padding mode pads it, its rows laid
+// end to end (q = y * pitch + x, counted from the padding's top left corner), zeros
+// around and past them. A zero fill, then a copy of the input (zero padding: both dense
+// stores, as for `padded`) or of the whole padded plane through the boundary condition.
+Func define_planes(ConvPipeline &p, const ConvInputs &in, const Func &input_2d) {
+    const AxisParams ax = p.spec.axis_x(), ay = p.spec.axis_y();
+    const Expr width = in.input.dim(0).extent(), height = in.input.dim(1).extent();
+    const Expr &pitch = p.pitch = width + ax.pad_begin + ax.pad_end;
+    const Var &q = p.p, &ci = p.c, &n = p.n;
+    p.planes(q, ci, n) = 0.0f;
+    if (p.spec.padding_mode == PaddingMode::Zeros) {
+        const RDom &r = p.plane_copy = RDom(0, width, 0, height, "plane_copy");
+        p.planes(r.x + ax.pad_begin + (r.y + ay.pad_begin) * pitch, ci, n) = input_2d(r.x, r.y, ci, n);
+    } else {
+        const RDom &r = p.plane_copy = RDom(0, pitch, 0, height + ay.pad_begin + ay.pad_end, "plane_copy");
+        p.planes(r.x + r.y * pitch, ci, n) = p.padded(r.x - ax.pad_begin, r.y - ay.pad_begin, ci, n);
+    }
+    return p.planes;
+}
+
 }  // namespace
 
 bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain) {
@@ -147,8 +167,9 @@ bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadd
     // Stride-split phases read the padding inlined: a filled `padded` would be one more
     // pass over the input.
     const bool phases = domain == ConvDomain::Spatial && spec.axis_x().stride > 1;
+    // Padded planes fill and copy themselves.
     return zero_padding == ZeroPadding::FillThenCopy && spec.dims == 2 && has_padding(spec) &&
-           spec.padding_mode == PaddingMode::Zeros && !phases;
+           spec.padding_mode == PaddingMode::Zeros && !phases && domain != ConvDomain::PaddedPlanes;
 }
 
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding,
@@ -159,6 +180,9 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     }
     if (domain == ConvDomain::Sequences && (spec.dims != 1 || spec.axis_x().stride != 1)) {
         throw Error(ErrorCode::InvalidSpec, "internal: the sequences domain is for Conv1d with stride 1 only");
+    }
+    if (domain == ConvDomain::PaddedPlanes && (spec.dims != 2 || spec.axis_x().stride != 1)) {
+        throw Error(ErrorCode::InvalidSpec, "internal: the padded-planes domain is for Conv2d with stride 1 along x only");
     }
     ConvPipeline p;
     p.spec = spec;
@@ -218,6 +242,11 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         p.conv_input = p.padded;
         tap = p.padded(ox * ax.stride + r.x * ax.dilation - ax.pad_begin, row_of(oy), input_channel, n);
         point = {p.p, c, n};
+    } else if (domain == ConvDomain::PaddedPlanes) {
+        p.conv_input = define_planes(p, in, input_2d);
+        // (Rows and columns count from the padding's top left corner.)
+        tap = p.planes(x + r.x * ax.dilation + (y * ay.stride + r.y * ay.dilation) * p.pitch, input_channel, n);
+        point = {x, y, c, n};
     } else if (domain == ConvDomain::Sequences) {
         p.conv_input = define_sequences(p, in, strips, layout);
         tap = p.conv_input(p.p + r.x * ax.dilation, input_channel, p.strip);

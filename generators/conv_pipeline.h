@@ -39,6 +39,10 @@ enum class ConvDomain {
                  // sequences (or chunk of one long sequence) lie end to end in `sequences`, so
                  // a vector of outputs runs on into the next sequence and short ones waste
                  // no lanes (see SequenceStrips)
+    PaddedPlanes,  // Conv2d with stride 1 along x: conv(x, y, c, n) as Spatial, reading `planes`, the padded
+                   // input with its rows end to end: a vector that runs past the end of a row reads
+                   // the next row's padding rather than past the buffer, so planes narrower than
+                   // their vectors (14 wide on 16 lanes) load whole vectors, with no masks
 };
 
 /// How the Sequences domain lays outputs out in strips, chosen by the schedule. A strip is
@@ -93,6 +97,13 @@ struct ConvPipeline {
     // Func::clone_in: Halide 14's clone of a Func with an update leaks (LeakSanitizer).
     Halide::Expr one_sequence_per_strip;
     Halide::Func strip_sum{"strip_sum"};
+    // PaddedPlanes domain: planes(q, ci, n), the padded input's rows end to end, `pitch`
+    // (the padded width) apart, in zeros: q = y * pitch + x, counted from the padding's top
+    // left. Its update copies in the input (zero padding: over the input's pixels) or the
+    // whole padded plane (other modes).
+    Halide::Func planes{"planes"};
+    Halide::RDom plane_copy;
+    Halide::Expr pitch;
     Halide::Func conv_input;
     Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
     Halide::Func output{"output"};  // output(x, [y,] co, n): the activation of conv

@@ -334,7 +334,14 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
     if (t.padded_at == CpuTiling::PaddedAt::Inline) return;
     const bool per_image = t.padded_at == CpuTiling::PaddedAt::Image;
     const LoopLevel at = per_image ? LoopLevel(output, p.n) : LoopLevel(output, Var("task"));
-    if (p.conv_input.name() == p.padded.name()) {
+    if (p.domain == ConvDomain::PaddedPlanes) {
+        p.planes.compute_at(at).vectorize(p.p, t.vector_width, TailStrategy::RoundUp);
+        if (per_image) p.planes.parallel(p.c);
+        // The copy's lanes write distinct columns of one row, which Halide's race check
+        // cannot prove through the run-time pitch.
+        p.planes.update().allow_race_conditions().vectorize(p.plane_copy.x, t.vector_width,
+                                                            TailStrategy::GuardWithIf);
+    } else if (p.conv_input.name() == p.padded.name()) {
         materialize_padded(p, at, t.vector_width, per_image);
     } else {
         // Stride-split phases of the padded input, the padding inlined into them.
@@ -543,7 +550,11 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
         schedule_sequences(p, t, strips);
         return p;
     }
-    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding);
+    // Depthwise with stride 1 along x reads its input from padded planes (conv_pipeline.h),
+    // materialized as `padded` would be.
+    const bool planes = t.plan == Plan::Depthwise2d && spec.axis_x().stride == 1 &&
+                        t.padded_at != CpuTiling::PaddedAt::Inline;
+    ConvPipeline p = define_conv(spec, inputs, planes ? ConvDomain::PaddedPlanes : ConvDomain::Spatial, zero_padding);
     schedule_spatial(p, t);
     return p;
 }

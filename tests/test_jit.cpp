@@ -142,6 +142,34 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
     }
 }
 
+TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a row's end", "[jit]") {
+    // Depthwise with stride 1 along x reads its padded input with the rows end to end, so
+    // the last vector of a row reads on into the next row's padding (and, past the last
+    // row, zeros) where it would run off the plane. Planes narrower than a vector and as
+    // wide as several, shorter than a tile of rows, every padding mode, asymmetric
+    // padding ('same' with an even kernel), dilation, stride along y, a channel multiplier.
+    struct Case {
+        const char *spec;
+        std::vector<int64_t> input_shape;
+    };
+    const Case cases[] = {
+        {"Conv2d(4, 4, 3, padding=1, groups=4) -> ReLU()", {2, 4, 14, 14}},
+        {"Conv2d(2, 2, 3, padding=1, groups=2) -> ReLU()", {1, 2, 40, 70}},
+        {"Conv2d(3, 6, kernel_size=(3, 5), dilation=(2, 1), padding='same', groups=3, padding_mode='circular')",
+         {1, 3, 9, 5}},
+        {"Conv2d(2, 2, kernel_size=4, padding='same', groups=2, padding_mode='replicate')", {1, 2, 7, 19}},
+        {"Conv2d(5, 5, 3, stride=(2, 1), padding=(0, 2), groups=5, bias=False)", {1, 5, 10, 33}},
+        {"Conv2d(2, 2, 3, padding=2, groups=2, padding_mode='reflect')", {3, 2, 3, 40}},
+        {"Conv2d(4, 4, 5, groups=4)", {1, 4, 6, 17}},
+    };
+    uint32_t seed = 23;
+    for (const Case &c : cases) {
+        INFO(c.spec);
+        const JitKernel k(parse_spec(c.spec));
+        convgen_test::check_against_reference(k, c.input_shape, seed++);
+    }
+}
+
 TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups of whole tiles", "[jit]") {
     // Conv2d layers vectorized across output channels with runs of flat pixels: C_out
     // not a multiple of the channel tile (the packed weight's zero padding is computed
