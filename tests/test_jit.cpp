@@ -23,6 +23,22 @@ void require_values(const convgen::Tensor &out, const std::vector<float> &expect
     }
 }
 
+// A layer and the input shape to run it on.
+struct LayerCase {
+    const char *spec;
+    std::vector<int64_t> input_shape;
+};
+
+// Each layer through the JIT against the double-precision reference, on random data from
+// seeds `seed`, `seed` + 1, ...
+void check_layers(std::initializer_list<LayerCase> cases, uint32_t seed) {
+    for (const LayerCase &c : cases) {
+        INFO(c.spec);
+        const JitKernel k(parse_spec(c.spec));
+        convgen_test::check_against_reference(k, c.input_shape, seed++);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("golden 1: Conv1d on 0..15", "[jit][golden]") {
@@ -119,27 +135,19 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
     // sequences into chunks, each with the kernel's reach of the next. Around the width
     // where a strip holds one sequence (padded width 64 and 65), across padding modes,
     // dilation and groups.
-    struct Case {
-        const char *spec;
-        std::vector<int64_t> input_shape;
-    };
-    const Case cases[] = {
-        {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {32, 5, 7}},
-        {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {1, 5, 7}},
-        {"Conv1d(4, 10, kernel_size=2, dilation=3, padding=2, padding_mode='reflect')", {9, 4, 13}},
-        {"Conv1d(6, 4, 5, groups=2, padding='same', padding_mode='circular', bias=False)", {5, 6, 20}},
-        {"Conv1d(2, 3, 3, padding=1)", {4, 2, 62}},
-        {"Conv1d(2, 3, 3, padding=1)", {4, 2, 63}},
-        {"Conv1d(3, 5, 3, padding=1, padding_mode='replicate')", {3, 3, 300}},
-        {"Conv1d(2, 3, 4, dilation=5) -> ReLU()", {2, 2, 700}},
-        {"Conv1d(16, 16, 1, bias=False)", {2, 16, 257}},
-    };
-    uint32_t seed = 11;
-    for (const Case &c : cases) {
-        INFO(c.spec);
-        const JitKernel k(parse_spec(c.spec));
-        convgen_test::check_against_reference(k, c.input_shape, seed++);
-    }
+    check_layers(
+        {
+            {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {32, 5, 7}},
+            {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {1, 5, 7}},
+            {"Conv1d(4, 10, kernel_size=2, dilation=3, padding=2, padding_mode='reflect')", {9, 4, 13}},
+            {"Conv1d(6, 4, 5, groups=2, padding='same', padding_mode='circular', bias=False)", {5, 6, 20}},
+            {"Conv1d(2, 3, 3, padding=1)", {4, 2, 62}},
+            {"Conv1d(2, 3, 3, padding=1)", {4, 2, 63}},
+            {"Conv1d(3, 5, 3, padding=1, padding_mode='replicate')", {3, 3, 300}},
+            {"Conv1d(2, 3, 4, dilation=5) -> ReLU()", {2, 2, 700}},
+            {"Conv1d(16, 16, 1, bias=False)", {2, 16, 257}},
+        },
+        /*seed=*/11);
 }
 
 TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a row's end", "[jit]") {
@@ -148,26 +156,18 @@ TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a 
     // row, zeros) where it would run off the plane. Planes narrower than a vector and as
     // wide as several, shorter than a tile of rows, every padding mode, asymmetric
     // padding ('same' with an even kernel), dilation, stride along y, a channel multiplier.
-    struct Case {
-        const char *spec;
-        std::vector<int64_t> input_shape;
-    };
-    const Case cases[] = {
-        {"Conv2d(4, 4, 3, padding=1, groups=4) -> ReLU()", {2, 4, 14, 14}},
-        {"Conv2d(2, 2, 3, padding=1, groups=2) -> ReLU()", {1, 2, 40, 70}},
-        {"Conv2d(3, 6, kernel_size=(3, 5), dilation=(2, 1), padding='same', groups=3, padding_mode='circular')",
-         {1, 3, 9, 5}},
-        {"Conv2d(2, 2, kernel_size=4, padding='same', groups=2, padding_mode='replicate')", {1, 2, 7, 19}},
-        {"Conv2d(5, 5, 3, stride=(2, 1), padding=(0, 2), groups=5, bias=False)", {1, 5, 10, 33}},
-        {"Conv2d(2, 2, 3, padding=2, groups=2, padding_mode='reflect')", {3, 2, 3, 40}},
-        {"Conv2d(4, 4, 5, groups=4)", {1, 4, 6, 17}},
-    };
-    uint32_t seed = 23;
-    for (const Case &c : cases) {
-        INFO(c.spec);
-        const JitKernel k(parse_spec(c.spec));
-        convgen_test::check_against_reference(k, c.input_shape, seed++);
-    }
+    check_layers(
+        {
+            {"Conv2d(4, 4, 3, padding=1, groups=4) -> ReLU()", {2, 4, 14, 14}},
+            {"Conv2d(2, 2, 3, padding=1, groups=2) -> ReLU()", {1, 2, 40, 70}},
+            {"Conv2d(3, 6, kernel_size=(3, 5), dilation=(2, 1), padding='same', groups=3, padding_mode='circular')",
+             {1, 3, 9, 5}},
+            {"Conv2d(2, 2, kernel_size=4, padding='same', groups=2, padding_mode='replicate')", {1, 2, 7, 19}},
+            {"Conv2d(5, 5, 3, stride=(2, 1), padding=(0, 2), groups=5, bias=False)", {1, 5, 10, 33}},
+            {"Conv2d(2, 2, 3, padding=2, groups=2, padding_mode='reflect')", {3, 2, 3, 40}},
+            {"Conv2d(4, 4, 5, groups=4)", {1, 4, 6, 17}},
+        },
+        /*seed=*/23);
 }
 
 TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups of whole tiles", "[jit]") {
@@ -176,24 +176,16 @@ TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups
     // and dropped), planes smaller than one pixel tile (the pixels clamp), tiles that
     // wrap from one row to the next, strided and 1x1 layers with no padding, and groups
     // whose channels fill whole tiles.
-    struct Case {
-        const char *spec;
-        std::vector<int64_t> input_shape;
-    };
-    const Case cases[] = {
-        {"Conv2d(5, 40, kernel_size=3, padding=1) -> ReLU()", {2, 5, 7, 7}},
-        {"Conv2d(5, 40, kernel_size=3, padding=1) -> ReLU()", {1, 5, 2, 2}},
-        {"Conv2d(6, 33, kernel_size=(3, 2), stride=(2, 3), dilation=(1, 2), padding_mode='reflect', padding=2)", {1, 6, 13, 11}},
-        {"Conv2d(17, 70, kernel_size=1, bias=False)", {3, 17, 5, 9}},
-        {"Conv2d(8, 64, kernel_size=3, stride=2, groups=2, padding=1, padding_mode='replicate')", {1, 8, 9, 10}},
-        {"Conv2d(64, 64, kernel_size=3, groups=2, padding='same', padding_mode='circular')", {2, 64, 6, 5}},
-    };
-    uint32_t seed = 7;
-    for (const Case &c : cases) {
-        INFO(c.spec);
-        const JitKernel k(parse_spec(c.spec));
-        convgen_test::check_against_reference(k, c.input_shape, seed++);
-    }
+    check_layers(
+        {
+            {"Conv2d(5, 40, kernel_size=3, padding=1) -> ReLU()", {2, 5, 7, 7}},
+            {"Conv2d(5, 40, kernel_size=3, padding=1) -> ReLU()", {1, 5, 2, 2}},
+            {"Conv2d(6, 33, kernel_size=(3, 2), stride=(2, 3), dilation=(1, 2), padding_mode='reflect', padding=2)", {1, 6, 13, 11}},
+            {"Conv2d(17, 70, kernel_size=1, bias=False)", {3, 17, 5, 9}},
+            {"Conv2d(8, 64, kernel_size=3, stride=2, groups=2, padding=1, padding_mode='replicate')", {1, 8, 9, 10}},
+            {"Conv2d(64, 64, kernel_size=3, groups=2, padding='same', padding_mode='circular')", {2, 64, 6, 5}},
+        },
+        /*seed=*/7);
 }
 
 TEST_CASE("NaN and infinity propagate as in PyTorch", "[jit]") {
