@@ -142,5 +142,10 @@ int main(int argc, char **argv) {
     } catch (const convgen::Error &e) {
         std::cerr << "convgen: error: " << e.what() << "\n";
         return 1;
+    } catch (const Halide::Error &e) {
+        // A schedule Halide itself refuses (a combination of knobs that the knob checks let
+        // through): say so rather than terminate.
+        std::cerr << "convgen: error: Halide could not compile this layer's pipeline: " << e.what() << "\n";
+        return 1;
     }
 }
