@@ -1,9 +1,13 @@
 // The libraries convgen_add_kernel() builds, used as a program would: through the runtime
 // API, with no libHalide in the process. CTest runs this binary once per CPU variant
 // (CONVGEN_MAX_CPU_ISA=avx512, avx2, sse41, baseline), so every compiled variant is checked.
+#include <HalideRuntime.h>
+
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <limits>
+#include <thread>
 
 #include "convgen/runtime.h"
 #include "golden_groups.h"
@@ -66,6 +70,45 @@ TEST_CASE("the thread count is the user's to set", "[aot][threads]") {
 
 TEST_CASE("an unknown ISA name is refused", "[aot][errors]") {
     REQUIRE_THROWS_AS(convgen::set_max_cpu_isa("avx9000"), convgen::Error);
+}
+
+namespace {
+
+// Tasks of the kernels' parallel loops, and how many ran on another thread than `caller`.
+std::thread::id caller;
+std::atomic<int> tasks{0}, tasks_elsewhere{0};
+
+int counting_do_task(void *user_context, halide_task_t task, int index, uint8_t *closure) {
+    tasks++;
+    if (std::this_thread::get_id() != caller) tasks_elsewhere++;
+    return halide_default_do_task(user_context, task, index, closure);
+}
+
+}  // namespace
+
+TEST_CASE("one thread runs every task on the caller's thread, even after calls on two", "[aot]") {
+    // Halide's pool, told to use one thread, let its workers that were still awake from
+    // the two-thread calls take a fifth of the tasks.
+    const convgen::Kernel &kernel = convgen::find_kernel("aot_channel_tiles");
+    const convgen::ConvSpec &s = kernel.spec();
+    const std::vector<float> weight(static_cast<size_t>(s.out_channels * s.in_channels * 9), 0.5f);
+    const std::vector<float> bias(static_cast<size_t>(s.out_channels), 0.25f);
+    const std::vector<float> input(static_cast<size_t>(s.in_channels * 64 * 96), 1.0f);
+    const convgen::Layer layer(kernel, convgen::ConstTensorView(weight.data(), s.weight_shape()),
+                               convgen::ConstTensorView(bias.data(), s.bias_shape()));
+    const convgen::ConstTensorView x(input.data(), {1, s.in_channels, 64, 96});
+    caller = std::this_thread::get_id();
+    const halide_do_task_t previous_hook = halide_set_custom_do_task(counting_do_task);
+    convgen::set_num_threads(2);
+    for (int call = 0; call < 5; call++) layer.forward(x);
+    convgen::set_num_threads(1);
+    tasks = tasks_elsewhere = 0;
+    for (int call = 0; call < 20; call++) layer.forward(x);
+    CHECK(tasks > 0);
+    CHECK(tasks_elsewhere == 0);
+    convgen::set_num_threads(0);
+    halide_set_custom_do_task(previous_hook);
+    CHECK_THROWS_WITH(convgen::set_num_threads(-1), Catch::Contains("expected 0 (the default) or more threads"));
 }
 
 TEST_CASE("a layer called again on the same shape allocates no scratch memory", "[aot]") {

@@ -36,8 +36,10 @@ private:
 };
 
 /// Threads the linked kernels may use: 0 restores the default (one per core, or the
-/// HL_NUM_THREADS environment variable), 1 runs every call on the caller's thread.
-/// Process-wide; returns the previous setting.
+/// HL_NUM_THREADS environment variable), 1 runs every call on the caller's thread (its
+/// parallel loops in order). Lowering a count to another above 1 takes effect as Halide's
+/// worker threads next go idle. Process-wide; returns the previous setting; throws
+/// convgen::Error for a negative count.
 int set_num_threads(int threads);
 
 /// GPU kernels (CUDA, OpenCL) use the device, context and queue of Halide's runtime:
