@@ -119,7 +119,7 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
     // when the select's condition is the specialization's, and CSE would pull the shared
     // parts of the longer form out of the select into lets. (Either branch computes the
     // right values; this only picks the faster.)
-    p.one_sequence_per_strip = Internal::simplify(l.padded_width * 2 > short_strip || batch == 1);
+    p.reads_conv = Internal::simplify(l.padded_width * 2 > short_strip || batch == 1);
     const Expr &S = p.sequences_per_strip;
 
     const Var &q = p.p, &ci = p.c, &strip = p.strip;
@@ -173,7 +173,7 @@ bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadd
 }
 
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding,
-                         const SequenceStrips &strips) {
+                         const SequenceStrips &strips, int narrow_width) {
     spec.validate();
     if (domain == ConvDomain::FlatPixels && spec.dims != 2) {
         throw Error(ErrorCode::InvalidSpec, "internal: the flat-pixel domain is for Conv2d only");
@@ -279,11 +279,15 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     } else if (domain == ConvDomain::Sequences) {
         // S as 1 where strips hold one sequence: a schedule specializing on that condition
         // gets the plain (x, n) -> (x, n) mapping there, with exact bounds.
-        const Expr &single = p.one_sequence_per_strip;
+        const Expr &single = p.reads_conv;
         const Expr S = select(single, 1, p.sequences_per_strip);
         const Expr position = sequence_position(layout, S, x, n), strip = sequence_strip(layout, strips, S, x, n);
-        define_sum(p.strip_sum);
-        result = select(single, p.conv(position, c, strip), p.strip_sum(position, c, strip));
+        define_sum(p.second_sum);
+        result = select(single, p.conv(position, c, strip), p.second_sum(position, c, strip));
+    } else if (domain == ConvDomain::PaddedPlanes && narrow_width > 0) {
+        p.reads_conv = Internal::simplify(p.output_width > narrow_width);
+        define_sum(p.second_sum);
+        result = select(p.reads_conv, p.conv(x, y, c, n), p.second_sum(x, y, c, n));
     } else {
         result = p.conv(x, is_2d ? Expr(y) : Expr(0), c, n);
     }

@@ -89,14 +89,17 @@ struct ConvPipeline {
     Halide::RDom sequence_slots, sequence_tail;  // sequences' two updates: the scatter, the zeros
     Halide::Var strip{"strip"};
     Halide::Expr sequences_per_strip;
-    // Whether strips hold one sequence (or chunk) each: then output reads conv, else
-    // `strip_sum`, the same sum under another name, so that a schedule can stage strips
-    // of several sequences (a tile there may span two) while tiles of one sequence are
-    // stored straight from registers, specializing on this condition (in simplified form,
-    // as Halide matches it against the select). A second definition rather than
-    // Func::clone_in: Halide 14's clone of a Func with an update leaks (LeakSanitizer).
-    Halide::Expr one_sequence_per_strip;
-    Halide::Func strip_sum{"strip_sum"};
+    // Where output reads `conv` and where `second_sum`, the same sum under another name:
+    // output = select(reads_conv, conv, second_sum), so that a schedule specializing the
+    // output on `reads_conv` (in simplified form, as Halide matches it against the select)
+    // can tile each its own way. Sequences: conv for strips of one sequence (or chunk), whose
+    // tiles are stored straight from registers; second_sum for strips of several, staged (a
+    // tile there may span two sequences). PaddedPlanes with a narrow width: conv for wider
+    // planes, second_sum for planes at most that wide (taller tiles). Undefined otherwise.
+    // A second definition rather than Func::clone_in: Halide 14's clone of a Func with an
+    // update leaks (LeakSanitizer).
+    Halide::Expr reads_conv;
+    Halide::Func second_sum{"second_sum"};
     // PaddedPlanes domain: planes(q, ci, n), the padded input's rows end to end, `pitch`
     // (the padded width) apart, in zeros: q = y * pitch + x, counted from the padding's top
     // left. Its update copies in the input (zero padding: over the input's pixels) or the
@@ -113,8 +116,11 @@ struct ConvPipeline {
 
 /// The algorithm. Also declares what is known at build time about the buffers (channel
 /// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
+/// `narrow_width`, for PaddedPlanes: planes whose outputs are at most this wide are summed
+/// by `second_sum` (0: none are).
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
-                         ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {});
+                         ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {},
+                         int narrow_width = 0);
 
 /// Whether define_conv reads the input through the padding mode's boundary condition
 /// (defined everywhere; schedules materialize it) or reads the input itself.

@@ -44,6 +44,8 @@ struct CpuTiling {
     // Vectors along x (Conv2d, Depthwise2d, Conv1d)
     int x_vectors = 1;          // vectors along the output width per tile
     int rows = 1;               // output rows per tile (1 for Conv1d)
+    int narrow_rows = 0;        // Depthwise2d on padded planes: rows per tile on planes at most
+                                // one tile wide (0 or `rows`: the same tile for every plane)
     int channel_block = 1;      // output channels per tile
     bool channels_inner = false;  // Conv2d: consecutive tasks are a row chunk's channel blocks
     int row_tiles_per_task = 4; // Conv2d
@@ -128,6 +130,12 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         t.channel_block = 1;
         t.rows = 4;
         t.x_vectors = 1;
+        // Planes one vector wide (14x14, 7x7 on AVX-512) run 1.1-1.2x faster in tiles of 7
+        // rows: a 14-row plane in two tiles instead of four overlapping ones. On wide
+        // planes 7 rows are 1.3x slower (LLVM keeps the ky steps a loop, reloading every
+        // input row; unrolling them costs the narrow planes as much), so the tile is
+        // chosen at run time by the plane's width. AVX2's 16 registers hold 4 rows.
+        t.narrow_rows = many_registers ? 7 : t.rows;
     } else {
         t.plan = Plan::Conv2d;
         // The channels of a block share every input load, so a block stays within a group.
@@ -201,6 +209,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
     } else {
         t.x_vectors = knobs.get("x_vectors", t.x_vectors);
         if (spec.dims == 2) t.rows = knobs.get("rows", t.rows);
+        if (t.plan == Plan::Depthwise2d) t.narrow_rows = knobs.get("narrow_rows", t.narrow_rows);
         if (t.plan != Plan::Depthwise2d) {
             const int block = knobs.get("channel_block", t.channel_block);
             if (spec.out_channels_per_group() % block != 0) {
@@ -291,43 +300,60 @@ void materialize_padded(ConvPipeline &p, LoopLevel at, int vector_width, bool pa
     if (parallel_channels) copy.parallel(p.c);
 }
 
-// The x-vectorized plans (Conv2d, Depthwise2d, Conv1d) over the spatial domain.
-void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
-    Func &output = p.output;
-    const bool is_2d = p.spec.dims == 2;
-
-    // Outputs at least one tile wide and tall (all but toy sizes) take the vectorized
-    // nest; the rest keep the same loops with guarded tails.
-    Expr fits = t.masked_x_tail || output.output_buffer().dim(0).extent() >= t.tile_width();
-    if (is_2d) fits = fits && output.output_buffer().dim(1).extent() >= t.rows;
-    tile_output(output.specialize(fits), p, t, TailStrategy::ShiftInwards, /*vectorize=*/true);
-    tile_output(output, p, t, TailStrategy::GuardWithIf, /*vectorize=*/false);
-
-    // The accumulator tile, a fixed size so it lives in registers. At a ragged edge a full
-    // tile is still computed: align_extent grows the region (so bounds inference sizes
-    // the input for it: `padded` is defined everywhere) and bound_extent makes it constant.
+// The accumulator tile of `sum` (conv or second_sum), a fixed size so it lives in registers,
+// computed at the output's tile loop. At a ragged edge a full tile is still computed:
+// align_extent grows the region (so bounds inference sizes the input for it: `padded` is
+// defined everywhere) and bound_extent makes it constant.
+void schedule_register_tile(Func sum, const ConvPipeline &p, const CpuTiling &t) {
     Var xv("xv"), xl("xl");
-    p.conv.compute_at(output, Var("xo"))
+    sum.compute_at(p.output, Var("xo"))
         .align_extent(p.x, t.tile_width())
         .bound_extent(p.x, t.tile_width())
         .split(p.x, xv, xl, t.vector_width)
         .vectorize(xl)
         .unroll(xv)
         .unroll(p.c);
-    Stage update = p.conv.update();
+    Stage update = sum.update();
     update.split(p.x, xv, xl, t.vector_width)
         .vectorize(xl)
         .unroll(xv)
         .unroll(p.c)
         .reorder(xl, xv, p.y, p.c, p.r.x, p.r.y, p.r.z, p.n);
-    if (is_2d) {
-        p.conv.align_extent(p.y, t.rows).bound_extent(p.y, t.rows).unroll(p.y);
+    if (p.spec.dims == 2) {
+        sum.align_extent(p.y, t.rows).bound_extent(p.y, t.rows).unroll(p.y);
         update.unroll(p.y);
     }
     // Taps innermost, unrolled along x: NCHW keeps a tap's input rows adjacent, and the
     // unrolled kx loads share addressing. (Channels innermost, as for NHWC, measured
     // about 2x slower here: each step would touch another channel plane.)
     if (t.unroll_kx) update.unroll(p.r.x);
+}
+
+// The output's loops for tiling `t`: outputs at least one tile wide and tall (all but toy
+// sizes) take the vectorized nest; the rest keep the same loops with guarded tails.
+void tile_output_for(Stage s, const ConvPipeline &p, const CpuTiling &t) {
+    Expr fits = t.masked_x_tail || p.output.output_buffer().dim(0).extent() >= t.tile_width();
+    if (p.spec.dims == 2) fits = fits && p.output.output_buffer().dim(1).extent() >= t.rows;
+    tile_output(s.specialize(fits), p, t, TailStrategy::ShiftInwards, /*vectorize=*/true);
+    tile_output(s, p, t, TailStrategy::GuardWithIf, /*vectorize=*/false);
+}
+
+// The x-vectorized plans (Conv2d, Depthwise2d, Conv1d) over the spatial domain (or padded
+// planes). With a second sum (depthwise on padded planes), planes at most one tile wide
+// take taller tiles (narrow_rows) through it.
+void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
+    Func &output = p.output;
+    if (p.second_sum.defined()) {
+        CpuTiling narrow = t;
+        narrow.rows = t.narrow_rows;
+        tile_output_for(output.specialize(p.reads_conv), p, t);
+        tile_output_for(output, p, narrow);
+        schedule_register_tile(p.conv, p, t);
+        schedule_register_tile(p.second_sum, p, narrow);
+    } else {
+        tile_output_for(output, p, t);
+        schedule_register_tile(p.conv, p, t);
+    }
 
     // The input as conv reads it, materialized so the FMA loops read a dense buffer with
     // no boundary logic.
@@ -354,7 +380,7 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 // tiles of one sequence, or whole short sequences end to end. Loop nests, innermost first:
 //   one sequence per strip:  conv's register tile (lanes, x vectors, channels of a block;
 //                            kx, ci) | output tile stored from registers | tiles, channel blocks
-//   several per strip:       strip_sum's tile | `staged`, the strip's tiles for a channel
+//   several per strip:       second_sum's tile | `staged`, the strip's tiles for a channel
 //                            block | output rows copied out of it: x (masked tail), sequences
 // and sequences(strip) scattered in first. A tile of the staged strip spans the end of one
 // sequence and the start of the next, so a batch of 34-output sequences costs 35 outputs'
@@ -365,7 +391,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
     Var xo("xo"), task("task"), co("co"), ci("ci"), xt("xt"), xi("xi");
     // One sequence (or a chunk of one) per strip: output tiles are register tiles of conv,
     // stored straight from registers.
-    output.specialize(p.one_sequence_per_strip)
+    output.specialize(p.reads_conv)
         .split(p.x, xo, p.x, strips.chunk, TailStrategy::GuardWithIf)
         .split(p.x, xt, xi, t.tile_width(), TailStrategy::GuardWithIf)
         .split(p.c, co, ci, t.channel_block, TailStrategy::RoundUp)
@@ -375,7 +401,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
         .vectorize(xi, t.vector_width)
         .unroll(xi)
         .unroll(ci);
-    // Several short sequences per strip: strip_sum's tiles run across them into `staged`, which
+    // Several short sequences per strip: second_sum's tiles run across them into `staged`, which
     // a channel block at a time is copied out to the sequences' rows. Rows are shorter than
     // a chunk, so x is not split by it: iterating a 34-wide row over a chunk's 24 vectors,
     // most of them masked off, made textcnn_conv1d 1.17x slower on AVX2.
@@ -391,7 +417,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
     // 1.12x faster than the 3 x 8 that suit long sequences (Whisper 1.10x the other way).
     const int strip_tile = t.vector_width * std::min(t.x_vectors, std::max(1, 16 / t.vector_width));
     Var po("po"), pi("pi");
-    Func staged = p.strip_sum.in();
+    Func staged = p.second_sum.in();
     staged.compute_at(output, co)
         .store_at(output, task)
         .split(p.p, po, pi, strip_tile, TailStrategy::RoundUp)
@@ -418,7 +444,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
             .reorder(xl, xv, p.c, p.r.x, p.r.y, p.r.z, p.strip);
         if (t.unroll_kx) update.unroll(p.r.x);
     };
-    schedule_tile(p.strip_sum, LoopLevel(staged, po), strip_tile);
+    schedule_tile(p.second_sum, LoopLevel(staged, po), strip_tile);
     schedule_tile(p.conv, LoopLevel(output, xt), t.tile_width());
 
     // The scatter's and the zeros' lanes write distinct positions (a slot is `window` wide,
@@ -505,6 +531,12 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
     }
 }
 
+// Depthwise with stride 1 along x reads its input from padded planes (conv_pipeline.h),
+// materialized as `padded` would be.
+bool uses_padded_planes(const ConvSpec &spec, const CpuTiling &t) {
+    return t.plan == Plan::Depthwise2d && spec.axis_x().stride == 1 && t.padded_at != CpuTiling::PaddedAt::Inline;
+}
+
 }  // namespace
 
 std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs) {
@@ -519,6 +551,7 @@ std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &ta
     } else {
         names.insert(names.end(), {"x_vectors", "grain", "x_tail"});
         if (spec.dims == 2) names.push_back("rows");
+        if (uses_padded_planes(spec, t)) names.push_back("narrow_rows");
         if (t.plan != Plan::Depthwise2d) names.push_back("channel_block");
     }
     return names;
@@ -528,6 +561,7 @@ bool cpu_register_tile_fits(const ConvSpec &spec, const Target &target, const Sc
     const CpuTiling t = choose_tiling(spec, target, knobs);
     const int accumulators = t.plan == Plan::ChannelTiles ? t.channel_tile / t.vector_width * t.pixels
                                                           : t.channel_block * t.rows * t.x_vectors;
+    if (uses_padded_planes(spec, t) && t.narrow_rows * t.x_vectors + 2 > vector_registers(target)) return false;
     return accumulators + 2 <= vector_registers(target);
 }
 
@@ -550,11 +584,14 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
         schedule_sequences(p, t, strips);
         return p;
     }
-    // Depthwise with stride 1 along x reads its input from padded planes (conv_pipeline.h),
-    // materialized as `padded` would be.
-    const bool planes = t.plan == Plan::Depthwise2d && spec.axis_x().stride == 1 &&
-                        t.padded_at != CpuTiling::PaddedAt::Inline;
-    ConvPipeline p = define_conv(spec, inputs, planes ? ConvDomain::PaddedPlanes : ConvDomain::Spatial, zero_padding);
+    if (uses_padded_planes(spec, t)) {
+        // Planes at most one tile wide take their own tile (narrow_rows) where it differs.
+        const int narrow_width = t.narrow_rows > 0 && t.narrow_rows != t.rows ? t.tile_width() : 0;
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::PaddedPlanes, zero_padding, {}, narrow_width);
+        schedule_spatial(p, t);
+        return p;
+    }
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding);
     schedule_spatial(p, t);
     return p;
 }

@@ -19,6 +19,8 @@ const std::vector<KnobInfo> &schedule_knobs() {
         {"reduction_split", 1, 4096, {}, "CPU, channel tiles: input channels per inner reduction chunk"},
         {"x_vectors", 1, 8, {}, "CPU, vectors along x: vectors of output width per register tile"},
         {"rows", 1, 8, {}, "CPU, vectors along x (2-D): output rows per register tile"},
+        {"narrow_rows", 1, 8, {},
+         "CPU, depthwise with stride 1 along x: output rows per register tile on planes at most one tile wide"},
         {"channel_block", 1, 16, {}, "CPU, vectors along x: output channels per register tile"},
         {"grain", 1, 1024, {}, "CPU, vectors along x: register tiles per parallel task"},
         {"x_tail", 0, 0, {"shift", "masked"},

@@ -60,6 +60,10 @@ TEST_CASE("every CPU knob gives a schedule that computes the same layer", "[jit]
         check_schedule(depthwise, knobs, {1, 8, 9, 30});
     }
     check_schedule(depthwise, "vector_width=8,x_vectors=2", {1, 8, 5, 7});  // one masked tile per row
+    // Planes at most one tile wide take their own tile height, taller or shorter than the plane.
+    for (const char *knobs : {"narrow_rows=5", "narrow_rows=3,rows=3", "narrow_rows=8,grain=5"}) {
+        check_schedule(depthwise, knobs, {2, 8, 9, 12});
+    }
     const std::string conv1d = "Conv1d(6, 12, kernel_size=5, padding=2, padding_mode='circular')";
     for (const char *knobs : {"channel_block=3,x_vectors=1", "grain=1", "padded_at=inline", "x_tail=masked",
                               "x_tail=masked,x_vectors=3,vector_width=8"}) {
