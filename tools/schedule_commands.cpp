@@ -140,6 +140,7 @@ const std::map<std::string, std::vector<std::string>> &tuning_space() {
         {"reduction_split", {"4", "8", "16", "32"}},
         {"x_vectors", {"1", "2", "3", "4", "5", "6", "8"}},
         {"rows", {"1", "2", "3", "4", "6", "7", "8"}},
+        {"narrow_rows", {"2", "3", "4", "5", "6", "7", "8"}},
         {"channel_block", {"1", "2", "3", "4", "6", "8"}},
         {"grain", {"1", "2", "4", "8", "16", "32"}},
         {"unroll_kx", {"0", "1"}},
@@ -188,7 +189,11 @@ std::vector<ScheduleKnobs> neighbours_of(const ScheduleKnobs &best, const Experi
             std::vector<ScheduleKnobs> extended;
             for (const ScheduleKnobs &knobs : combinations) {
                 extended.push_back(knobs);
-                for (const std::string &value : tuning_space().at(name)) {
+                const auto space = tuning_space().find(name);
+                if (space == tuning_space().end()) {
+                    throw Error(ErrorCode::InvalidSpec, "internal: convgen tune has no values to try for knob '" + name + "'");
+                }
+                for (const std::string &value : space->second) {
                     if (value == value_in(best, name)) continue;
                     ScheduleKnobs next = knobs;
                     next.values[name] = value;
