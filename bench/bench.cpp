@@ -2,6 +2,7 @@
 // oneDNN, in the same process on the same data, at 1 and 2 threads.
 //
 //   convgen_bench [--threads 1,2] [--layers name,name] [--markdown FILE] [--min-time SECONDS]
+//                 [--processes N]
 //
 // Per layer: convgen ms; oneDNN ms for the primitive alone (activations already in the
 // blocked layout oneDNN chose); oneDNN ms including the reorders from and to plain NCHW
@@ -11,7 +12,10 @@
 // wrong kernel cannot score. Weights are prepared once on both sides (convgen packs them
 // when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
 // Each thread count runs in a child process of its own, so no thread pool from one
-// measurement (OpenMP's for oneDNN, Halide's for convgen) competes with the next.
+// measurement (OpenMP's for oneDNN, Halide's for convgen) competes with the next. With
+// --processes N, N of them per thread count, and each time is the median over those: small
+// layers' times move by up to 40% with where a process's code and tensors land in memory
+// (mobilenet_dw_14: 0.040-0.057 ms in fresh processes of the same kernel).
 #include <omp.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -263,59 +267,73 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
-// One thread count's table: printed as it goes, returned as Markdown.
-std::string bench_thread_count(int threads, const std::vector<SuiteLayer> &suite, const std::vector<std::string> &only,
-                               const std::string &isa) {
-    std::ostringstream md;
-    const double peak = convgen::measure::peak_gflops(threads, isa == "avx512");
-    std::printf("\n%d thread%s: measured fp32 FMA peak %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
+// One thread count measured in this process: the peak, then a row per layer, printed as
+// it goes.
+struct Table {
+    double peak = 0;
+    std::vector<Row> rows;
+};
+
+void print_row(const Row &r) {
+    std::printf("%-26s %10.3f %10.3f %12.3f %9.1f %7.2fx %8.2fx %6.1f%% %9.1e%s\n", r.name.c_str(), r.convgen_ms,
+                r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, r.dnnl_ms / r.convgen_ms, r.dnnl_reorder_ms / r.convgen_ms,
+                100 * r.peak_share, r.max_rel_diff, r.max_rel_diff > 1e-4 ? "  WRONG" : "");
+    std::fflush(stdout);
+}
+
+void print_heading(int threads, double peak, const std::string &what) {
+    std::printf("\n%d thread%s%s: measured fp32 FMA peak %.1f GFLOP/s\n", threads, threads > 1 ? "s" : "",
+                what.c_str(), peak);
     std::printf("%-26s %10s %10s %12s %9s %8s %9s %7s %9s\n", "layer", "convgen ms", "oneDNN ms", "+reorders ms",
                 "GFLOP/s", "dnn/cg", "dnn+r/cg", "peak", "max diff");
-    char heading[128];
-    std::snprintf(heading, sizeof heading, "\n### %d thread%s (measured FMA peak %.1f GFLOP/s)\n\n", threads,
-                  threads > 1 ? "s" : "", peak);
-    md << heading
-       << "| layer | convgen ms | oneDNN ms | oneDNN + reorders ms | convgen GFLOP/s | oneDNN / convgen | "
-          "oneDNN+reorders / convgen | share of peak |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
-    double log_prim = 0, log_reorder = 0;
-    int count = 0;
+}
+
+Table measure_thread_count(int threads, const std::vector<SuiteLayer> &suite, const std::vector<std::string> &only,
+                           const std::string &isa) {
+    Table table;
+    table.peak = convgen::measure::peak_gflops(threads, isa == "avx512");
+    print_heading(threads, table.peak, "");
     for (const SuiteLayer &layer : suite) {
         if (!only.empty() && std::find(only.begin(), only.end(), layer.name) == only.end()) continue;
-        const Row r = bench_layer(layer, threads, peak);
-        const double prim_ratio = r.dnnl_ms / r.convgen_ms, reorder_ratio = r.dnnl_reorder_ms / r.convgen_ms;
-        log_prim += std::log(prim_ratio);
-        log_reorder += std::log(reorder_ratio);
-        count++;
-        std::printf("%-26s %10.3f %10.3f %12.3f %9.1f %7.2fx %8.2fx %6.1f%% %9.1e%s\n", r.name.c_str(),
-                    r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio, reorder_ratio,
-                    100 * r.peak_share, r.max_rel_diff, r.max_rel_diff > 1e-4 ? "  WRONG" : "");
-        std::fflush(stdout);
-        char line[512];
-        std::snprintf(line, sizeof line, "| %s | %.3f | %.3f | %.3f | %.1f | %.2fx | %.2fx | %.1f%% |\n",
-                      r.name.c_str(), r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio,
-                      reorder_ratio, 100 * r.peak_share);
-        md << line;
+        const Row r = bench_layer(layer, threads, table.peak);
+        print_row(r);
         if (r.max_rel_diff > 1e-4) {
             throw convgen::Error(convgen::ErrorCode::RuntimeError,
                                  layer.name + ": convgen's output differs from oneDNN's");
         }
+        table.rows.push_back(r);
     }
-    if (count > 0) {
-        std::printf("%-26s %10s %10s %12s %9s %7.2fx %8.2fx\n", "geometric mean", "", "", "", "",
-                    std::exp(log_prim / count), std::exp(log_reorder / count));
-        char line[256];
-        std::snprintf(line, sizeof line, "| **geometric mean** | | | | | **%.2fx** | **%.2fx** | |\n",
-                      std::exp(log_prim / count), std::exp(log_reorder / count));
-        md << line;
-    }
-    return md.str();
+    return table;
 }
 
-// Runs bench_thread_count in a child process and returns its Markdown. Each thread count
-// starts from a process with no thread pool yet: OpenMP's and Halide's workers left from
-// an earlier thread count kept a core busy and slowed whichever library ran next.
-std::string bench_in_child(int threads, const std::vector<SuiteLayer> &suite, const std::vector<std::string> &only,
-                           const std::string &isa) {
+// A table as text through a pipe: the peak, then one line per row.
+std::string serialize(const Table &t) {
+    std::ostringstream out;
+    out.precision(17);
+    out << t.peak << "\n";
+    for (const Row &r : t.rows) {
+        out << r.name << ' ' << r.threads << ' ' << r.convgen_ms << ' ' << r.dnnl_ms << ' ' << r.dnnl_reorder_ms << ' '
+            << r.gflops << ' ' << r.peak_share << ' ' << r.max_rel_diff << "\n";
+    }
+    return out.str();
+}
+
+Table deserialize(const std::string &text) {
+    std::istringstream in(text);
+    Table t;
+    in >> t.peak;
+    for (Row r; in >> r.name >> r.threads >> r.convgen_ms >> r.dnnl_ms >> r.dnnl_reorder_ms >> r.gflops >>
+                    r.peak_share >> r.max_rel_diff;) {
+        t.rows.push_back(r);
+    }
+    return t;
+}
+
+// measure_thread_count in a child process of its own. Each starts with no thread pool
+// yet (OpenMP's and Halide's workers left from an earlier thread count kept a core busy
+// and slowed whichever library ran next) and places its code and tensors anew in memory.
+Table measure_in_child(int threads, const std::vector<SuiteLayer> &suite, const std::vector<std::string> &only,
+                       const std::string &isa) {
     std::fflush(stdout);
     int fds[2];
     if (pipe(fds) != 0) throw convgen::Error(convgen::ErrorCode::IoError, "pipe() failed");
@@ -325,9 +343,9 @@ std::string bench_in_child(int threads, const std::vector<SuiteLayer> &suite, co
         close(fds[0]);
         int status = 0;
         try {
-            const std::string md = bench_thread_count(threads, suite, only, isa);
-            for (size_t done = 0; done < md.size();) {
-                const ssize_t n = write(fds[1], md.data() + done, md.size() - done);
+            const std::string text = serialize(measure_thread_count(threads, suite, only, isa));
+            for (size_t done = 0; done < text.size();) {
+                const ssize_t n = write(fds[1], text.data() + done, text.size() - done);
                 if (n <= 0) break;
                 done += static_cast<size_t>(n);
             }
@@ -339,9 +357,9 @@ std::string bench_in_child(int threads, const std::vector<SuiteLayer> &suite, co
         _exit(status);
     }
     close(fds[1]);
-    std::string md;
+    std::string text;
     char buffer[4096];
-    for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) md.append(buffer, static_cast<size_t>(n));
+    for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -349,13 +367,99 @@ std::string bench_in_child(int threads, const std::vector<SuiteLayer> &suite, co
         throw convgen::Error(convgen::ErrorCode::RuntimeError,
                              "the run at " + std::to_string(threads) + " thread(s) failed");
     }
-    return md;
+    return deserialize(text);
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t mid = v.size() / 2;
+    return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// Per layer, the median over processes of each time (and of the peak); GFLOP/s and the
+// share of peak follow from the median convgen time; the largest difference from oneDNN.
+Table median_of(const std::vector<Table> &tables) {
+    Table m;
+    std::vector<double> peaks;
+    for (const Table &t : tables) peaks.push_back(t.peak);
+    m.peak = median(peaks);
+    for (size_t i = 0; i < tables.front().rows.size(); i++) {
+        Row r = tables.front().rows[i];
+        std::vector<double> cg, dnnl, dnnl_reorder;
+        for (const Table &t : tables) {
+            cg.push_back(t.rows[i].convgen_ms);
+            dnnl.push_back(t.rows[i].dnnl_ms);
+            dnnl_reorder.push_back(t.rows[i].dnnl_reorder_ms);
+            r.max_rel_diff = std::max(r.max_rel_diff, t.rows[i].max_rel_diff);
+        }
+        const double flop = r.gflops * r.convgen_ms * 1e6;
+        r.convgen_ms = median(cg);
+        r.dnnl_ms = median(dnnl);
+        r.dnnl_reorder_ms = median(dnnl_reorder);
+        r.gflops = flop / (r.convgen_ms * 1e6);
+        r.peak_share = r.gflops / m.peak;
+        m.rows.push_back(r);
+    }
+    return m;
+}
+
+// A table as Markdown, with the geometric means of the ratios.
+std::string markdown(const Table &t, int threads, int processes) {
+    std::ostringstream md;
+    char heading[192];
+    std::snprintf(heading, sizeof heading, "\n### %d thread%s (measured FMA peak %.1f GFLOP/s%s)\n\n", threads,
+                  threads > 1 ? "s" : "", t.peak,
+                  processes > 1 ? (", medians of " + std::to_string(processes) + " processes").c_str() : "");
+    md << heading
+       << "| layer | convgen ms | oneDNN ms | oneDNN + reorders ms | convgen GFLOP/s | oneDNN / convgen | "
+          "oneDNN+reorders / convgen | share of peak |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    double log_prim = 0, log_reorder = 0;
+    for (const Row &r : t.rows) {
+        const double prim_ratio = r.dnnl_ms / r.convgen_ms, reorder_ratio = r.dnnl_reorder_ms / r.convgen_ms;
+        log_prim += std::log(prim_ratio);
+        log_reorder += std::log(reorder_ratio);
+        char line[512];
+        std::snprintf(line, sizeof line, "| %s | %.3f | %.3f | %.3f | %.1f | %.2fx | %.2fx | %.1f%% |\n",
+                      r.name.c_str(), r.convgen_ms, r.dnnl_ms, r.dnnl_reorder_ms, r.gflops, prim_ratio,
+                      reorder_ratio, 100 * r.peak_share);
+        md << line;
+    }
+    if (!t.rows.empty()) {
+        const double count = static_cast<double>(t.rows.size());
+        std::printf("%-26s %10s %10s %12s %9s %7.2fx %8.2fx\n", "geometric mean", "", "", "", "",
+                    std::exp(log_prim / count), std::exp(log_reorder / count));
+        char line[256];
+        std::snprintf(line, sizeof line, "| **geometric mean** | | | | | **%.2fx** | **%.2fx** | |\n",
+                      std::exp(log_prim / count), std::exp(log_reorder / count));
+        md << line;
+    }
+    return md.str();
+}
+
+// One thread count: measured `processes` times, each in a fresh process (or here, for a
+// single measurement of a single thread count), then the medians printed and returned as
+// Markdown.
+std::string bench_thread_count(int threads, int processes, bool in_process, const std::vector<SuiteLayer> &suite,
+                               const std::vector<std::string> &only, const std::string &isa) {
+    std::vector<Table> tables;
+    for (int run = 0; run < processes; run++) {
+        if (processes > 1) std::printf("\n[process %d of %d]", run + 1, processes);
+        tables.push_back(in_process ? measure_thread_count(threads, suite, only, isa)
+                                    : measure_in_child(threads, suite, only, isa));
+    }
+    const Table t = processes > 1 ? median_of(tables) : tables.front();
+    if (processes > 1) {
+        print_heading(threads, t.peak, ", medians of " + std::to_string(processes) + " processes");
+        for (const Row &r : t.rows) print_row(r);
+    }
+    return markdown(t, threads, processes);
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
     std::vector<int> thread_counts = {1, 2};
+    int processes = 1;
     std::vector<std::string> only;
     std::string markdown_path;
     try {
@@ -374,9 +478,12 @@ int main(int argc, char **argv) {
                 markdown_path = value();
             } else if (arg == "--min-time") {
                 g_min_seconds = std::stod(value());
+            } else if (arg == "--processes") {
+                processes = std::stoi(value());
+                if (processes < 1) throw convgen::Error(convgen::ErrorCode::ParseError, "--processes must be at least 1");
             } else {
-                std::fprintf(stderr,
-                             "usage: convgen_bench [--threads 1,2] [--layers a,b] [--markdown FILE] [--min-time S]\n");
+                std::fprintf(stderr, "usage: convgen_bench [--threads 1,2] [--layers a,b] [--markdown FILE] "
+                                     "[--min-time S] [--processes N]\n");
                 return arg == "--help" ? 0 : 2;
             }
         }
@@ -386,11 +493,11 @@ int main(int argc, char **argv) {
         std::printf("CPU: %s; convgen variant: %s; oneDNN %d.%d.%d using %s\n", cpu_model().c_str(), isa.c_str(),
                     dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch, dnnl_isa_name());
 
+        // A single measurement of a single thread count runs here; anything more in fresh
+        // processes.
+        const bool in_process = thread_counts.size() == 1 && processes == 1;
         std::string md;
-        for (int threads : thread_counts) {
-            md += thread_counts.size() > 1 ? bench_in_child(threads, suite, only, isa)
-                                           : bench_thread_count(threads, suite, only, isa);
-        }
+        for (int threads : thread_counts) md += bench_thread_count(threads, processes, in_process, suite, only, isa);
         if (!markdown_path.empty()) {
             std::ofstream out(markdown_path);
             out << "## convgen's " << isa << " variant against oneDNN using " << dnnl_isa_name() << "\n\nCPU: "

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Build the benchmark (one AOT kernel per row of bench/layers.csv, against oneDNN) and run
 # it at 1 and 2 threads; the table is also written to bench/RESULTS.md with the machine's
-# CPU and the date. Extra arguments go to convgen_bench (e.g. --layers resnet50_res4_3x3).
+# CPU and the date. Each thread count is measured in CONVGEN_BENCH_PROCESSES fresh processes
+# (default 3) and each time is the median over them. Extra arguments go to convgen_bench
+# (e.g. --layers resnet50_res4_3x3).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # oneDNN's CMake package looks for OpenCL headers and the ICD loader (Debian builds it with
 # OpenCL support), so those come too.
 CONVGEN_PACKAGES+=(libdnnl-dev)
 CONVGEN_BUILD="${CONVGEN_BENCH_BUILD_DIR:-$CONVGEN_ROOT/build-bench}"
+processes="${CONVGEN_BENCH_PROCESSES:-3}"
 install_missing_packages
 say "Configuring $CONVGEN_BUILD"
 cmake -S "$CONVGEN_ROOT" -B "$CONVGEN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -23,10 +26,11 @@ for run in "${runs[@]}"; do
     tables+=("$table")
     if [ "$run" = native ]; then
         say "Running the native variant (medians of repeated runs after warm-up)"
-        "$CONVGEN_BUILD/bench/convgen_bench" --markdown "$table" "$@"
+        "$CONVGEN_BUILD/bench/convgen_bench" --processes "$processes" --markdown "$table" "$@"
     else
         say "Running the AVX2 variant, oneDNN capped at AVX2 too"
-        CONVGEN_MAX_CPU_ISA=avx2 DNNL_MAX_CPU_ISA=AVX2 "$CONVGEN_BUILD/bench/convgen_bench" --markdown "$table" "$@"
+        CONVGEN_MAX_CPU_ISA=avx2 DNNL_MAX_CPU_ISA=AVX2 "$CONVGEN_BUILD/bench/convgen_bench" --processes "$processes" \
+            --markdown "$table" "$@"
     fi
 done
 {
@@ -40,8 +44,11 @@ done
     echo "tensors pays (and, for reflect padding, which oneDNN lacks, an explicit reflect-pad copy"
     echo "of the input before a zero-padding-free oneDNN convolution). Ratios above 1 mean convgen is"
     echo "faster. Weights are prepared once on both sides. Every output is checked against oneDNN's."
-    echo "Each thread count runs in a fresh process. On an AVX-512 machine the AVX2 variant is"
-    echo "measured too, with oneDNN capped at AVX2 (\`DNNL_MAX_CPU_ISA=AVX2\`)."
+    echo "Each thread count runs in $processes fresh processes, each timing every layer (medians of"
+    echo "repeated runs after warm-up); a table shows, per layer, the median over those processes,"
+    echo "because a small layer's time moves by up to 40% with where a process's code and tensors"
+    echo "land in memory. On an AVX-512 machine the AVX2 variant is measured too, with oneDNN capped"
+    echo "at AVX2 (\`DNNL_MAX_CPU_ISA=AVX2\`)."
     for table in "${tables[@]}"; do
         echo
         cat "$table"
