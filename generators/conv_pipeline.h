@@ -39,10 +39,11 @@ enum class ConvDomain {
                  // sequences (or chunk of one long sequence) lie end to end in `sequences`, so
                  // a vector of outputs runs on into the next sequence and short ones waste
                  // no lanes (see SequenceStrips)
-    PaddedPlanes,  // Conv2d with stride 1 along x: conv(x, y, c, n) as Spatial, reading `planes`, the padded
-                   // input with its rows end to end: a vector that runs past the end of a row reads
-                   // the next row's padding rather than past the buffer, so planes narrower than
-                   // their vectors (14 wide on 16 lanes) load whole vectors, with no masks
+    PaddedPlanes,  // Conv2d with stride 1 along x: conv(x, y, c, n) as Spatial, reading
+                   // `planes`, the padded input with its rows end to end: a vector that runs
+                   // past the end of a row reads the next row's padding rather than past the
+                   // buffer, so planes narrower than their vectors (14 wide on 16 lanes) load
+                   // whole vectors, with no masks
 };
 
 /// How the Sequences domain lays outputs out in strips, chosen by the schedule. A strip is

@@ -25,7 +25,8 @@ const std::vector<KnobInfo> &schedule_knobs() {
         {"grain", 1, 1024, {}, "CPU, vectors along x: register tiles per parallel task"},
         {"x_tail", 0, 0, {"shift", "masked"},
          "CPU, vectors along x: the last tile of a row shifted inwards (recomputing outputs; outputs narrower than a "
-         "tile run unvectorized) or stored through a mask"},
+         "tile run unvectorized) or stored through a mask (without AVX-512's mask registers: only in rows "
+         "narrower than a tile)"},
         {"unroll_kx", 0, 1, {}, "CPU: unroll the taps along x (1) or not (0)"},
         {"padded_at", 0, 0, {"image", "task", "inline"},
          "CPU: where the padded input is materialized: once per image, per task, or not at all (read through the "
