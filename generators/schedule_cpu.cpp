@@ -306,33 +306,38 @@ void materialize_padded(ConvPipeline &p, LoopLevel at, int vector_width, bool pa
     if (parallel_channels) copy.parallel(p.c);
 }
 
+// The loops of an x-vectorized register tile of `sum` (conv or second_sum), in its
+// definition and its update: `along` split into vectors (lanes vectorized, vectors
+// unrolled), the tile's channels unrolled; the update runs lanes, vectors, `rows_and_channels`,
+// the taps (kx, ky, ci), then `outer`. Returns the update.
+Stage vectorize_register_tile(Func sum, const ConvPipeline &p, const CpuTiling &t, const Var &along,
+                              std::vector<VarOrRVar> rows_and_channels, const Var &outer) {
+    Var xv("xv"), xl("xl");
+    sum.split(along, xv, xl, t.vector_width).vectorize(xl).unroll(xv).unroll(p.c);
+    Stage update = sum.update();
+    update.split(along, xv, xl, t.vector_width).vectorize(xl).unroll(xv).unroll(p.c);
+    std::vector<VarOrRVar> order = {xl, xv};
+    order.insert(order.end(), rows_and_channels.begin(), rows_and_channels.end());
+    order.insert(order.end(), {p.r.x, p.r.y, p.r.z, outer});
+    update.reorder(order);
+    // Taps innermost, unrolled along x: NCHW keeps a tap's input rows adjacent, and the
+    // unrolled kx loads share addressing. (Channels innermost, as for NHWC, measured
+    // about 2x slower here: each step would touch another channel plane.)
+    if (t.unroll_kx) update.unroll(p.r.x);
+    return update;
+}
+
 // The accumulator tile of `sum` (conv or second_sum), a fixed size so it lives in registers,
 // computed at the output's tile loop. At a ragged edge a full tile is still computed:
 // align_extent grows the region (so bounds inference sizes the input for it: `padded` is
 // defined everywhere) and bound_extent makes it constant.
 void schedule_register_tile(Func sum, const ConvPipeline &p, const CpuTiling &t) {
-    Var xv("xv"), xl("xl");
-    sum.compute_at(p.output, Var("xo"))
-        .align_extent(p.x, t.tile_width())
-        .bound_extent(p.x, t.tile_width())
-        .split(p.x, xv, xl, t.vector_width)
-        .vectorize(xl)
-        .unroll(xv)
-        .unroll(p.c);
-    Stage update = sum.update();
-    update.split(p.x, xv, xl, t.vector_width)
-        .vectorize(xl)
-        .unroll(xv)
-        .unroll(p.c)
-        .reorder(xl, xv, p.y, p.c, p.r.x, p.r.y, p.r.z, p.n);
+    sum.compute_at(p.output, Var("xo")).align_extent(p.x, t.tile_width()).bound_extent(p.x, t.tile_width());
+    Stage update = vectorize_register_tile(sum, p, t, p.x, {p.y, p.c}, p.n);
     if (p.spec.dims == 2) {
         sum.align_extent(p.y, t.rows).bound_extent(p.y, t.rows).unroll(p.y);
         update.unroll(p.y);
     }
-    // Taps innermost, unrolled along x: NCHW keeps a tap's input rows adjacent, and the
-    // unrolled kx loads share addressing. (Channels innermost, as for NHWC, measured
-    // about 2x slower here: each step would touch another channel plane.)
-    if (t.unroll_kx) update.unroll(p.r.x);
 }
 
 // The output's loops for tiling `t`: outputs at least one tile wide and tall (all but toy
@@ -441,21 +446,8 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
 
     // The register tile (channel_block x width) of each sum.
     auto schedule_tile = [&](Func conv, LoopLevel at, int width) {
-        Var xv("xv"), xl("xl");
-        conv.compute_at(at)
-            .bound_extent(p.p, width)
-            .bound_extent(p.strip, 1)
-            .split(p.p, xv, xl, t.vector_width)
-            .vectorize(xl)
-            .unroll(xv)
-            .unroll(p.c);
-        Stage update = conv.update();
-        update.split(p.p, xv, xl, t.vector_width)
-            .vectorize(xl)
-            .unroll(xv)
-            .unroll(p.c)
-            .reorder(xl, xv, p.c, p.r.x, p.r.y, p.r.z, p.strip);
-        if (t.unroll_kx) update.unroll(p.r.x);
+        conv.compute_at(at).bound_extent(p.p, width).bound_extent(p.strip, 1);
+        vectorize_register_tile(conv, p, t, p.p, {p.c}, p.strip);
     };
     schedule_tile(p.second_sum, LoopLevel(staged, po), strip_tile);
     schedule_tile(p.conv, LoopLevel(output, xt), t.tile_width());
