@@ -4,10 +4,18 @@
 // joins with cuDNN's times for the same layers into bench/RESULTS-gpu.md
 // (scripts/gpu-bench.sh runs both).
 //
-//   convgen_gpu_bench [--layers name,name] [--csv FILE] [--min-time SECONDS]
+//   convgen_gpu_bench [--suite layers.csv] [--layers name,name] [--csv FILE]
+//                     [--min-time SECONDS] [--variants FILE]
 //
-// Before a layer is timed its output is checked against the double-precision reference,
-// so a fast wrong kernel cannot score. Times are medians of repeated runs after warm-up.
+// Before a kernel is timed its output is checked against the double-precision reference,
+// so a fast wrong kernel cannot score. A time is per call: calls run back to back (as a
+// network runs its layers) in batches of about a millisecond, each batch ended by a
+// synchronize; the median over batches after warm-up. bench/cudnn_bench.py times cuDNN the
+// same way.
+//
+// --variants FILE (the file the build's CONVGEN_GPU_BENCH_VARIANTS named) also times each
+// schedule variant compiled from it, kernel cuda_bench_<layer>__v<line>, as extra CSV rows
+// with their knobs: schedule experiments on a GPU machine that has no libHalide.
 #include <HalideRuntime.h>
 #include <HalideRuntimeCuda.h>
 
@@ -15,6 +23,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <functional>
 #include <optional>
 #include <string>
@@ -74,8 +83,58 @@ private:
 
 }  // namespace
 
+namespace {
+
+struct Variant {
+    std::string kernel;  // registered kernel name
+    std::string knobs;   // "default" or the schedule knobs it was compiled with
+};
+
+// The kernels to time for each layer: its default, then the variants FILE lists for it.
+std::map<std::string, std::vector<Variant>> read_variants(const std::string &path) {
+    std::map<std::string, std::vector<Variant>> variants;
+    if (path.empty()) return variants;
+    std::ifstream file(path);
+    if (!file) throw convgen::Error(convgen::ErrorCode::IoError, "cannot read the variants file " + path);
+    int line_number = 0;
+    for (std::string line; std::getline(file, line);) {
+        line_number++;
+        if (line.empty() || line[0] == '#') continue;
+        const size_t space = line.find(' ');
+        if (space == std::string::npos) {
+            throw convgen::Error(convgen::ErrorCode::IoError, path + ":" + std::to_string(line_number) +
+                                                                  ": expected \"layer knob=value,...\"");
+        }
+        const std::string layer = line.substr(0, space);
+        variants[layer].push_back({"cuda_bench_" + layer + "__v" + std::to_string(line_number),
+                                   line.substr(line.find_first_not_of(' ', space))});
+    }
+    return variants;
+}
+
+// Milliseconds per call of `call` (which only enqueues work), run back to back in batches
+// of about a millisecond, each batch ended by `wait`.
+double per_call_ms(const std::function<void()> &call, const std::function<void()> &wait, double min_seconds) {
+    const double single = convgen::measure::median_ms(
+        [&] {
+            call();
+            wait();
+        },
+        0.05);
+    const int batch = std::clamp(static_cast<int>(1.0 / std::max(single, 1e-3)), 1, 200);
+    const double ms = convgen::measure::median_ms(
+        [&] {
+            for (int i = 0; i < batch; i++) call();
+            wait();
+        },
+        min_seconds);
+    return ms / batch;
+}
+
+}  // namespace
+
 int main(int argc, char **argv) {
-    std::string csv_path = "convgen-gpu.csv";
+    std::string csv_path = "convgen-gpu.csv", suite_path = CONVGEN_BENCH_CSV, variants_path;
     std::vector<std::string> only;
     double min_seconds = 0.5;
     for (int i = 1; i < argc; i++) {
@@ -83,62 +142,85 @@ int main(int argc, char **argv) {
         const bool has_value = i + 1 < argc;
         if (arg == "--csv" && has_value) {
             csv_path = argv[++i];
+        } else if (arg == "--suite" && has_value) {
+            suite_path = argv[++i];
+        } else if (arg == "--variants" && has_value) {
+            variants_path = argv[++i];
         } else if (arg == "--layers" && has_value) {
             only = convgen_bench::split(argv[++i], ',');
         } else if (arg == "--min-time" && has_value) {
             min_seconds = std::stod(argv[++i]);
         } else {
-            std::fprintf(stderr, "usage: convgen_gpu_bench [--layers name,name] [--csv FILE] [--min-time SECONDS]\n");
+            std::fprintf(stderr,
+                         "usage: convgen_gpu_bench [--suite layers.csv] [--layers name,name] [--csv FILE] "
+                         "[--min-time SECONDS] [--variants FILE]\n");
             return 2;
         }
     }
+    int failures = 0;
     try {
+        const std::map<std::string, std::vector<Variant>> variants = read_variants(variants_path);
         std::ofstream csv(csv_path);
         if (!csv) throw convgen::Error(convgen::ErrorCode::IoError, "cannot write " + csv_path);
-        csv << "name,convgen_ms,gflop,max_rel_error\n";
-        std::printf("%-18s %10s %10s %10s\n", "layer", "ms", "TFLOP/s", "check");
-        for (const convgen_bench::SuiteLayer &layer : convgen_bench::read_suite()) {
+        csv << "name,schedule,convgen_ms,gflop,max_rel_error\n";
+        std::printf("%-26s %10s %8s %9s  %s\n", "layer", "ms", "TFLOP/s", "check", "schedule");
+        for (const convgen_bench::SuiteLayer &layer : convgen_bench::read_suite(suite_path)) {
             if (!only.empty() && std::find(only.begin(), only.end(), layer.name) == only.end()) continue;
-            const convgen::Kernel &kernel = convgen::find_kernel("cuda_bench_" + layer.name);
-            const convgen::ConvSpec &s = kernel.spec();
+            std::vector<Variant> kernels = {{"cuda_bench_" + layer.name, "default"}};
+            if (const auto found = variants.find(layer.name); found != variants.end()) {
+                kernels.insert(kernels.end(), found->second.begin(), found->second.end());
+            }
+            const convgen::ConvSpec &s = convgen::find_kernel(kernels.front().kernel).spec();
             const std::vector<int64_t> out_shape = s.output_shape(layer.input_shape);
             const std::vector<float> input = random_values(numel(layer.input_shape), 1);
             const std::vector<float> weight = random_values(numel(s.weight_shape()), 2);
             const std::vector<float> bias = s.bias ? random_values(static_cast<size_t>(s.out_channels), 3) : std::vector<float>{};
             std::optional<convgen::ConstTensorView> bias_view;
             if (s.bias) bias_view = convgen::ConstTensorView(bias.data(), s.bias_shape());
-            const convgen::Layer conv(kernel, convgen::ConstTensorView(weight.data(), s.weight_shape()), bias_view);
+            const convgen_reference::ReferenceResult ref =
+                convgen_reference::reference_conv(s, layer.input_shape, input, weight, bias);
+            const double gflop = s.flops(layer.input_shape) * 1e-9;
+            CudaTensor x(layer.input_shape, input);
 
-            CudaTensor x(layer.input_shape, input), y(out_shape, std::vector<float>(numel(out_shape), 0.0f));
-            conv.forward(x.view(), y.view());
-            conv.synchronize();
-            const std::vector<float> &got = y.read();
-            const convgen_reference::ReferenceResult ref = convgen_reference::reference_conv(s, layer.input_shape, input, weight, bias);
-            double worst = 0;
-            size_t wrong = 0;
-            for (size_t i = 0; i < got.size(); i++) {
-                if (!convgen_reference::close_enough(got[i], ref.values[i], ref.magnitudes[i])) wrong++;
-                worst = std::max(worst, std::abs(got[i] - ref.values[i]) / std::max(ref.magnitudes[i], 1e-30));
-            }
-            if (wrong > 0) {
-                std::fprintf(stderr, "%s: %zu of %zu outputs differ from the reference\n", layer.name.c_str(), wrong,
-                             got.size());
-                return 1;
-            }
-
-            const double ms = convgen::measure::median_ms(
-                [&] {
+            for (const Variant &variant : kernels) {
+                // A variant that fails (a launch the GPU refuses, wrong numbers) is reported
+                // and the run goes on.
+                try {
+                    const convgen::Layer conv(convgen::find_kernel(variant.kernel),
+                                              convgen::ConstTensorView(weight.data(), s.weight_shape()), bias_view);
+                    CudaTensor y(out_shape, std::vector<float>(numel(out_shape), std::nanf("")));  // poisoned
                     conv.forward(x.view(), y.view());
                     conv.synchronize();
-                },
-                min_seconds);
-            const double gflop = s.flops(layer.input_shape) * 1e-9;
-            std::printf("%-18s %10.4f %10.2f %10.1e\n", layer.name.c_str(), ms, gflop / ms, worst);
-            csv << layer.name << ',' << ms << ',' << gflop << ',' << worst << '\n';
+                    const std::vector<float> &got = y.read();
+                    double worst = 0;
+                    size_t wrong = 0;
+                    for (size_t i = 0; i < got.size(); i++) {
+                        if (!convgen_reference::close_enough(got[i], ref.values[i], ref.magnitudes[i])) wrong++;
+                        worst = std::max(worst, std::abs(got[i] - ref.values[i]) / std::max(ref.magnitudes[i], 1e-30));
+                    }
+                    if (wrong > 0) {
+                        throw convgen::Error(convgen::ErrorCode::RuntimeError,
+                                             std::to_string(wrong) + " of " + std::to_string(got.size()) +
+                                                 " outputs differ from the reference");
+                    }
+                    const double ms = per_call_ms([&] { conv.forward(x.view(), y.view()); }, [&] { conv.synchronize(); },
+                                                  variant.knobs == "default" ? min_seconds : min_seconds / 4);
+                    std::printf("%-26s %10.4f %8.2f %9.1e  %s\n", layer.name.c_str(), ms, gflop / ms, worst,
+                                variant.knobs.c_str());
+                    csv << layer.name << ',' << '"' << variant.knobs << '"' << ',' << ms << ',' << gflop << ',' << worst
+                        << '\n';
+                } catch (const convgen::Error &e) {
+                    std::printf("%-26s %10s %8s %9s  %s: FAILED: %s\n", layer.name.c_str(), "-", "-", "-",
+                                variant.knobs.c_str(), e.what());
+                    if (variant.knobs == "default") failures++;
+                }
+                std::fflush(stdout);
+            }
         }
     } catch (const convgen::Error &e) {
         std::fprintf(stderr, "convgen_gpu_bench: %s\n", e.what());
         return 1;
     }
-    return 0;
+    if (failures > 0) std::fprintf(stderr, "convgen_gpu_bench: %d layers' default kernels failed\n", failures);
+    return failures > 0 ? 1 : 0;
 }

@@ -9,6 +9,11 @@
 //   staged input and weights, per chunk: threads (x, [y,] c) copying a tile to shared memory
 // A thread's pixels are threads_x apart, so neighbouring threads load and store
 // neighbouring pixels (coalesced rows of NCHW).
+//
+// Split-K: a layer whose output alone is too few blocks to fill a GPU (small planes, many
+// channels: ResNet's later stages at batch 1) splits its input channels into slices. One
+// kernel sums each slice as above, its blocks over (tiles x slices); a second adds the
+// slices, the bias and the activation. The same sum, reassociated by slice.
 #include <algorithm>
 
 #include "conv_pipeline.h"
@@ -27,22 +32,85 @@ struct GpuTiling {
     // many input channels at a time; grouped and depthwise layers, whose blocks share
     // little input, read through the caches (0).
     int channel_chunk = 0;
+    int split_k = 1;  // slices of the input channels summed by separate blocks (staged only)
 
     int tile_x() const { return threads_x * outputs_x; }
     int tile_c() const { return threads_c * outputs_c; }
+    int threads() const { return threads_x * threads_y * threads_c; }
 };
 
-constexpr int kSharedMemoryBudget = 32 * 1024;  // bytes per block: under CUDA's 48 KiB static limit
+// Shared memory a block may take: CUDA's limit without opting in to more (Halide 14 does not).
+constexpr int kSharedMemoryLimit = 48 * 1024;
+// Threads a block may have: the CUDA runtime loads kernels with at most 128 registers per
+// thread (runtime/src/aot_kernel.cpp), and a block's registers must fit the 64 Ki of an SM.
+constexpr int kMaxThreads = 512;
+// Slices a default split-K makes at most.
+constexpr int kMaxDefaultSlices = 8;
 
-// Shared memory a block stages per chunk: its input tile with halo, and its weights.
-int staged_bytes(const ConvSpec &spec, const GpuTiling &t, int chunk) {
+// Shared memory a block takes: the output tile it accumulates, and per chunk of input
+// channels its input tile with halo and its weights.
+int shared_bytes(const ConvSpec &spec, const GpuTiling &t, int chunk) {
     const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
     const int staged_width = (t.tile_x() - 1) * ax.stride + ax.dilated_extent();
     const int staged_rows = (t.threads_y - 1) * ay.stride + ay.dilated_extent();
-    return 4 * chunk * (staged_width * staged_rows + t.tile_c() * ax.kernel * ay.kernel);
+    const int accumulators = t.tile_x() * t.threads_y * t.tile_c();
+    return 4 * (accumulators + chunk * (staged_width * staged_rows + t.tile_c() * ax.kernel * ay.kernel));
 }
 
-GpuTiling default_gpu_tiling(const ConvSpec &spec);
+// The default threads and register tile of a layer class (before any knobs).
+GpuTiling default_gpu_tiling(const ConvSpec &spec) {
+    GpuTiling t;
+    const bool is_2d = spec.dims == 2;
+    if (spec.groups > 1) {
+        // A thread's channels stay within one group (and within C_out), so its taps read
+        // only its group's input channels.
+        t.outputs_c = spec.out_channels_per_group() % 4 == 0 ? 4 : spec.out_channels_per_group() % 2 == 0 ? 2 : 1;
+    }
+    if (spec.groups > 1 && spec.in_channels_per_group() == 1) {
+        // Depthwise: nothing shared between channels; wide rows of pixels per block.
+        t.threads_x = 32;
+        t.threads_c = is_2d ? 2 : 8;
+        t.outputs_c = 1;
+    } else if (!is_2d) {
+        // Conv1d: no rows, so more channels per block.
+        t.threads_c = 8;
+        t.outputs_x = 4;
+    } else if (spec.groups == 1) {
+        // Conv2d: 2 x 8 outputs per thread, a block 32 pixels x 2 rows x 32 channels. On an
+        // H200 the best or within 10% of the best of the tilings tried on every such layer
+        // of the suite but the 7x7 stem (bench/RESULTS-gpu.md).
+        t.threads_y = 2;
+        t.outputs_c = 8;
+    }
+    if (!is_2d) t.threads_y = 1;
+    return t;
+}
+
+// The largest chunk of input channels whose staged tiles fit, dividing each slice's
+// channels; layers with groups > 1 are not staged (0).
+int default_channel_chunk(const ConvSpec &spec, const GpuTiling &t, int split_k) {
+    if (spec.groups > 1) return 0;
+    const int slice = spec.in_channels_per_group() / std::max(split_k, 1);
+    for (int chunk : {16, 8, 4, 3, 2, 1}) {
+        if (slice % chunk == 0 && shared_bytes(spec, t, chunk) <= kSharedMemoryLimit) return chunk;
+    }
+    return 0;  // not even one channel's tile fits: read through the caches
+}
+
+// Split-K by default, by channels alone: a build cannot know the plane (the input's size is
+// a run-time property). Measured on an H200 over the suite (bench/RESULTS-gpu.md): Conv2d
+// wants slices of 8 input channels (3x3 layers: 72 FMAs per output per slice) up to 8
+// slices; Conv1d, and the pointwise layers that run as one over the flattened plane, only
+// slices of 64 or more (long sequences already fill the GPU).
+int default_split_k(const ConvSpec &spec) {
+    if (spec.groups > 1) return 1;
+    const int channels = spec.in_channels_per_group(), min_slice = spec.dims == 2 ? 8 : 64;
+    int split = 1;
+    while (2 * split <= kMaxDefaultSlices && channels % (2 * split) == 0 && channels / (2 * split) >= min_slice) {
+        split *= 2;
+    }
+    return split;
+}
 
 GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs) {
     GpuTiling t = default_gpu_tiling(spec);
@@ -51,64 +119,44 @@ GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs) {
     t.threads_c = knobs.get("threads_c", t.threads_c);
     t.outputs_x = knobs.get("outputs_x", t.outputs_x);
     t.outputs_c = knobs.get("outputs_c", t.outputs_c);
-    t.channel_chunk = knobs.get("channel_chunk", t.channel_chunk);
-    if (t.threads_x * t.threads_y * t.threads_c > 1024) {
-        knob_error("a block of " + std::to_string(t.threads_x * t.threads_y * t.threads_c) +
-                   " threads: GPUs take at most 1024");
+    // The chunk follows the tile the knobs made (a larger tile stages less per channel)
+    // and the split; a default split gives way to a chunk the knobs set.
+    t.split_k = knobs.get("split_k", default_split_k(spec));
+    t.channel_chunk = knobs.get("channel_chunk", default_channel_chunk(spec, t, t.split_k));
+    while (!knobs.has("split_k") && t.split_k > 1 &&
+           (t.channel_chunk == 0 || spec.in_channels_per_group() % (t.split_k * t.channel_chunk) != 0)) {
+        t.split_k /= 2;
+    }
+    if (t.threads() > kMaxThreads) {
+        knob_error("a block of " + std::to_string(t.threads()) + " threads: at most " + std::to_string(kMaxThreads) +
+                   " (the kernels are loaded with up to 128 registers per thread)");
+    }
+    if (t.split_k > 1 && t.channel_chunk == 0) knob_error("split_k: only staged layers (channel_chunk > 0) split");
+    if (spec.in_channels_per_group() % t.split_k != 0) {
+        knob_error("split_k=" + std::to_string(t.split_k) + " must divide the " +
+                   std::to_string(spec.in_channels_per_group()) + " input channels");
     }
     if (t.channel_chunk > 0) {
         if (spec.groups > 1) knob_error("channel_chunk: grouped layers are not staged (use channel_chunk=0)");
-        if (spec.in_channels_per_group() % t.channel_chunk != 0) {
+        if (spec.in_channels_per_group() % (t.channel_chunk * t.split_k) != 0) {
             knob_error("channel_chunk=" + std::to_string(t.channel_chunk) + " must divide the " +
-                       std::to_string(spec.in_channels) + " input channels");
+                       std::to_string(spec.in_channels_per_group() / t.split_k) + " input channels of " +
+                       (t.split_k > 1 ? "a slice" : "the layer"));
         }
         if (kPackedChannelMultiple % t.tile_c() != 0) {
             knob_error("threads_c x outputs_c = " + std::to_string(t.tile_c()) + " must divide " +
                        std::to_string(kPackedChannelMultiple) + " (the packed weights' channel padding)");
         }
-        if (staged_bytes(spec, t, t.channel_chunk) > kSharedMemoryBudget) {
-            knob_error("channel_chunk=" + std::to_string(t.channel_chunk) + " stages " +
-                       std::to_string(staged_bytes(spec, t, t.channel_chunk)) + " bytes: more than the " +
-                       std::to_string(kSharedMemoryBudget) + " of shared memory a block may take");
+        if (shared_bytes(spec, t, t.channel_chunk) > kSharedMemoryLimit) {
+            knob_error("this tile with channel_chunk=" + std::to_string(t.channel_chunk) + " takes " +
+                       std::to_string(shared_bytes(spec, t, t.channel_chunk)) + " bytes of shared memory: more than the " +
+                       std::to_string(kSharedMemoryLimit) + " a block may take");
         }
     } else if (spec.out_channels_per_group() % t.outputs_c != 0) {
         knob_error("outputs_c=" + std::to_string(t.outputs_c) + " must divide the " +
                    std::to_string(spec.out_channels_per_group()) + " output channels of a group");
     }
     return t;
-}
-
-GpuTiling default_gpu_tiling(const ConvSpec &spec) {
-    GpuTiling t;
-    const bool is_2d = spec.dims == 2;
-    const int in_per_group = spec.in_channels_per_group();
-    if (spec.groups > 1) {
-        // A thread's channels stay within one group (and within C_out), so its taps read
-        // only its group's input channels.
-        t.outputs_c = spec.out_channels_per_group() % 4 == 0 ? 4 : spec.out_channels_per_group() % 2 == 0 ? 2 : 1;
-    }
-    if (spec.groups > 1 && in_per_group == 1) {
-        // Depthwise: nothing shared between channels; wide rows of pixels per block.
-        t.threads_x = 32;
-        t.threads_c = is_2d ? 2 : 8;
-        t.outputs_c = 1;
-    } else if (!is_2d) {
-        // Conv1d: no rows, so more channels per block.
-        t.threads_y = 1;
-        t.threads_c = 8;
-        t.outputs_x = 4;
-    }
-    if (!is_2d) t.threads_y = 1;
-    if (spec.groups > 1) return t;
-
-    // The largest chunk of input channels whose staged input and weight tiles fit.
-    for (int chunk : {16, 8, 4, 3, 2, 1}) {
-        if (in_per_group % chunk == 0 && staged_bytes(spec, t, chunk) <= kSharedMemoryBudget) {
-            t.channel_chunk = chunk;
-            break;
-        }
-    }
-    return t;  // a chunk of 1 always fits the suite; 0 (no staging) would still be correct
 }
 
 }  // namespace
@@ -119,55 +167,58 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     const GpuTiling t = choose_gpu_tiling(spec, knobs);
     ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, ZeroPadding::BoundaryCondition);
     const bool is_2d = spec.dims == 2;
-
-    // Output: blocks over (x tile, [row tile,] channel tile x image).
-    Func &output = p.output;
-    Var xo("xo"), xi("xi"), xr("xr"), xt("xt"), yo("yo"), yt("yt"), co("co"), ci("ci"), cr("cr"), ct("ct"),
-        block_c("block_c");
-    // Staged plans read their tile from shared memory, so neighbouring threads take
-    // neighbouring pixels (coalesced stores); otherwise a thread's pixels are adjacent,
-    // the run its accumulators cover.
     const bool staged = t.channel_chunk > 0;
-    output.split(p.x, xo, xi, t.tile_x(), TailStrategy::GuardWithIf);
-    if (staged) {
-        output.split(xi, xr, xt, t.threads_x);
-    } else {
-        output.split(xi, xt, xr, t.outputs_x);
-    }
-    if (staged) {
-        // conv covers the whole channel tile; past C_out it reads zero-padded weights.
-        output.split(p.c, co, ci, t.tile_c(), TailStrategy::GuardWithIf).split(ci, ct, cr, t.outputs_c);
-    } else {
-        // outputs_c divides C_out: the guard falls on whole threads, which then compute
-        // nothing (their taps would read input channels past C_in).
-        Var cq("cq");
-        output.split(p.c, cq, cr, t.outputs_c).split(cq, co, ct, t.threads_c, TailStrategy::GuardWithIf);
-    }
-    output.unroll(xr).unroll(cr);
-    if (is_2d) {
-        output.split(p.y, yo, yt, t.threads_y, TailStrategy::GuardWithIf)
-            .reorder(xr, cr, xt, yt, ct, xo, yo, co, p.n)
-            .fuse(co, p.n, block_c)
-            .gpu_blocks(xo, yo, block_c)
-            .gpu_threads(xt, yt, ct);
-    } else {
-        output.reorder(xr, cr, xt, ct, xo, co, p.n).fuse(co, p.n, block_c).gpu_blocks(xo, block_c).gpu_threads(xt, ct);
-    }
+    const bool split = t.split_k > 1;
 
-    Func &conv = p.conv;
-    Stage update = conv.update();
-    auto map_threads = [&](Stage stage, const VarOrRVar &y_or_none) {
-        if (is_2d) {
-            stage.gpu_threads(xt, y_or_none, ct);
+    Var xo("xo"), xi("xi"), xr("xr"), xt("xt"), yo("yo"), yt("yt"), co("co"), ci("ci"), cr("cr"), ct("ct"),
+        slice("slice");
+    // Tiles `f` (output, or the slices' sums) into blocks over (x tile, [row tile,] channel
+    // tile x image [x slice]) and threads, each thread's register tile innermost.
+    // `strided`: a thread's pixels are threads_x apart, for a tile read from shared memory
+    // (neighbouring threads take neighbouring pixels: coalesced stores); otherwise adjacent,
+    // the run a register accumulator covers. `channel_tiles`: the guard on channels falls
+    // on whole tiles (their accumulators read zero-padded weights past C_out); otherwise
+    // outputs_c divides C_out and the guard falls on whole threads, which then compute
+    // nothing (their taps would read input channels past C_in).
+    auto tile_into_blocks = [&](Func f, bool strided, bool channel_tiles) {
+        const bool has_slices = f.dimensions() == 5;  // (x, y, c, n, slice)
+        f.split(p.x, xo, xi, t.tile_x(), TailStrategy::GuardWithIf);
+        if (strided) {
+            f.split(xi, xr, xt, t.threads_x);
         } else {
-            stage.gpu_threads(xt, ct);
+            f.split(xi, xt, xr, t.outputs_x);
+        }
+        if (channel_tiles) {
+            f.split(p.c, co, ci, t.tile_c(), TailStrategy::GuardWithIf).split(ci, ct, cr, t.outputs_c);
+        } else {
+            Var cq("cq");
+            f.split(p.c, cq, cr, t.outputs_c).split(cq, co, ct, t.threads_c, TailStrategy::GuardWithIf);
+        }
+        f.unroll(xr).unroll(cr);
+        // Blocks along channels: channel tile x image [x slice], fused (a fresh Var per fuse:
+        // Halide 14 mixes up a fuse whose result reuses one of its inputs' names).
+        Var blocks_c("block_c"), image_tiles("image_tiles");
+        if (is_2d) {
+            f.split(p.y, yo, yt, t.threads_y, TailStrategy::GuardWithIf)
+                .reorder(xr, cr, xt, yt, ct, xo, yo, co, p.n)
+                .fuse(co, p.n, has_slices ? image_tiles : blocks_c);
+            if (has_slices) f.fuse(image_tiles, slice, blocks_c);
+            f.gpu_blocks(xo, yo, blocks_c).gpu_threads(xt, yt, ct);
+        } else if (has_slices) {
+            // The sums' unit y (Conv1d has no rows) is a block dimension of extent 1.
+            f.reorder(xr, cr, xt, ct, xo, p.y, co, p.n, slice)
+                .fuse(co, p.n, image_tiles)
+                .fuse(image_tiles, slice, blocks_c)
+                .gpu_blocks(xo, p.y, blocks_c)
+                .gpu_threads(xt, ct);
+        } else {
+            f.reorder(xr, cr, xt, ct, xo, co, p.n).fuse(co, p.n, blocks_c).gpu_blocks(xo, blocks_c).gpu_threads(xt, ct);
         }
     };
-    if (!staged) {
-        // Grouped and depthwise: each thread accumulates its register tile, reading the
-        // input and weights through the caches. Edge threads compute a whole tile too
-        // (the input is read through its padding mode; weights are padded to 32 channels).
-        conv.compute_at(output, xt)
+    // `sum`, computed per thread of `consumer` into registers: its outputs_x x outputs_c
+    // tile, its update's loops `reduction` (outermost last) with the tile unrolled inside.
+    auto sum_in_registers = [&](Func sum, Func consumer, std::vector<VarOrRVar> reduction) {
+        sum.compute_at(consumer, xt)
             .store_in(MemoryType::Register)
             .bound_extent(p.x, t.outputs_x)
             .align_bounds(p.c, t.outputs_c)
@@ -176,25 +227,53 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
             .bound_extent(p.n, 1)
             .unroll(p.x)
             .unroll(p.c);
-        update.reorder(p.x, p.c, p.r.x, p.r.y, p.r.z, p.y, p.n).unroll(p.x).unroll(p.c);
-        if (spec.axis_x().kernel <= 7) update.unroll(p.r.x);
-        if (spec.axis_y().kernel <= 3) update.unroll(p.r.y);
+        std::vector<VarOrRVar> order = {p.x, p.c};
+        order.insert(order.end(), reduction.begin(), reduction.end());
+        order.insert(order.end(), {p.y, p.n});
+        sum.update().reorder(order).unroll(p.x).unroll(p.c);
+    };
+
+    tile_into_blocks(p.output, staged && !split, staged);
+    if (!staged) {
+        // Grouped and depthwise: each thread accumulates its register tile, reading the
+        // input and weights through the caches. Edge threads compute a whole tile too
+        // (the input is read through its padding mode; weights are padded to 32 channels).
+        sum_in_registers(p.conv, p.output, {p.r.x, p.r.y, p.r.z});
+        if (spec.axis_x().kernel <= 7) p.conv.update().unroll(p.r.x);
+        if (spec.axis_y().kernel <= 3) p.conv.update().unroll(p.r.y);
         return p;
     }
 
     // Layers with groups == 1 share their input across the block's channels: the sum runs
     // over chunks of input channels, each chunk's input tile (with halo) and weights
-    // staged in shared memory by the whole block. `conv` holds the block's tile in shared
-    // memory and adds one chunk at a time; each chunk's partial sums are a register tile
-    // per thread (rfactor: the same sum, reassociated by chunk).
+    // staged in shared memory by the whole block. The block's accumulators `acc` (conv, or
+    // the sums of the slices) live in shared memory and add one chunk at a time; each
+    // chunk's partial sums are a register tile per thread (rfactor: the same sum,
+    // reassociated by chunk). `block` is the kernel whose blocks hold them.
+    Func acc = p.conv, block = p.output;
+    RVar channels = p.r.z;
+    if (split) {
+        // conv = bias + the sum over slices of slice_sums(x, y, c, n, slice), each the sum of
+        // the taps of in_channels / split_k input channels; `block` copies a block's slice
+        // sums from shared memory to global, where the output kernel adds them up.
+        RVar slice_index("slice_index"), slice_channel("slice_channel");
+        p.conv.update().split(p.r.z, slice_index, slice_channel, spec.in_channels_per_group() / t.split_k);
+        acc = p.conv.update().rfactor(slice_index, slice);
+        block = acc.in(p.conv);
+        block.compute_root();
+        tile_into_blocks(block, true, true);
+        sum_in_registers(p.conv, p.output, {slice_index});
+        channels = slice_channel;
+    }
+    Stage update = acc.update();
     RVar rzo("rzo"), rzi("rzi");
     Var chunk("chunk");
-    update.split(p.r.z, rzo, rzi, t.channel_chunk);
+    update.split(channels, rzo, rzi, t.channel_chunk);
     Func partial = update.rfactor(rzo, chunk);
 
     // A ragged last tile is still computed whole (the input is read through its padding
     // mode, defined everywhere), so every block's tile has one constant size.
-    conv.compute_at(output, xo)
+    acc.compute_at(block, xo)
         .store_in(MemoryType::GPUShared)
         .align_bounds(p.x, t.tile_x())
         .bound_extent(p.x, t.tile_x())
@@ -202,32 +281,48 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
         .bound_extent(p.c, t.tile_c())
         .bound_extent(p.y, is_2d ? t.threads_y : 1)
         .bound_extent(p.n, 1);
-    if (is_2d) conv.align_bounds(p.y, t.threads_y);
+    if (is_2d) acc.align_bounds(p.y, t.threads_y);
+    if (split) acc.bound_extent(slice, 1);
     // A thread's outputs_x pixels are adjacent here: its partial sums then cover a dense
     // run of the staged input.
-    for (Stage stage : {Stage(conv), update}) {
+    for (Stage stage : {Stage(acc), update}) {
         stage.split(p.x, xt, xr, t.outputs_x).split(p.c, ct, cr, t.outputs_c).unroll(xr).unroll(cr);
     }
-    conv.reorder(xr, cr, xt, p.y, ct, p.n);
-    map_threads(conv, p.y);
+    auto map_threads = [&](Stage stage) {
+        if (is_2d) {
+            stage.gpu_threads(xt, p.y, ct);
+        } else {
+            stage.gpu_threads(xt, ct);
+        }
+    };
+    Stage(acc).reorder(xr, cr, xt, p.y, ct, p.n);
+    map_threads(acc);
     update.reorder(xr, cr, xt, p.y, ct, rzo, p.n);  // chunks outside the threads: block-wide
-    map_threads(update, p.y);
+    map_threads(update);
 
     // One chunk's sums for one thread: its register tile, over the chunk's channels and
     // every tap (unrolled along x).
-    partial.compute_at(conv, xt)
-        .store_in(MemoryType::Register)
-        .unroll(p.x)
-        .unroll(p.c);
+    // The channels of a thread's tile are one vector where the width is one OpenCL has
+    // (2, 4, 8, 16): its weights then come from shared memory in vector loads (ld.shared.v2
+    // for 8 channels: 66 loads per 144 FMAs instead of 102 on a 3x3 layer).
+    partial.compute_at(acc, xt).store_in(MemoryType::Register).reorder(p.c, p.x).unroll(p.x);
     Stage partial_update = partial.update();
-    partial_update.reorder(p.x, p.c, p.r.x, p.r.y, rzi, p.y, p.n, chunk).unroll(p.x).unroll(p.c);
+    partial_update.reorder(p.c, p.x, p.r.x, p.r.y, rzi, p.y, p.n, chunk).unroll(p.x);
+    const bool vector_channels = t.outputs_c == 2 || t.outputs_c == 4 || t.outputs_c == 8 || t.outputs_c == 16;
+    for (Stage stage : {Stage(partial), partial_update}) {
+        if (vector_channels) {
+            stage.vectorize(p.c);
+        } else {
+            stage.unroll(p.c);
+        }
+    }
     if (spec.axis_x().kernel <= 7) partial_update.unroll(p.r.x);
     if (spec.axis_y().kernel <= 3) partial_update.unroll(p.r.y);
 
     // Per chunk: the input tile the block reads and the weights of its channel tile,
     // copied to shared memory by the block's threads.
     Func input_tile = p.conv_input.in(partial);
-    input_tile.compute_at(conv, rzo);
+    input_tile.compute_at(acc, rzo);
     const std::vector<Var> in_args = input_tile.args();  // (x, [phase,] y, c, n)
     const Var tile_x = in_args.front(), tile_y = in_args[in_args.size() - 3], tile_c = in_args[in_args.size() - 2];
     Var txo("txo"), txi("txi"), tyo("tyo"), tyi("tyi"), tco("tco"), tci("tci");
@@ -245,7 +340,7 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     // threads, the rest spread over the other thread dimensions.
     ImageParam weight = inputs.weight;
     Func weight_tile = weight.in();
-    weight_tile.compute_at(conv, rzo);
+    weight_tile.compute_at(acc, rzo);
     const std::vector<Var> w = weight_tile.args();
     Var taps("taps"), tap_o("tap_o"), tap_y("tap_y"), tap_c("tap_c");
     weight_tile.fuse(w[1], w[2], taps).fuse(taps, w[3], taps).fuse(taps, w[4], taps);

@@ -37,6 +37,7 @@ const std::vector<KnobInfo> &schedule_knobs() {
         {"outputs_x", 1, 16, {}, "GPU: output pixels per thread"},
         {"outputs_c", 1, 16, {}, "GPU: output channels per thread"},
         {"channel_chunk", 0, 256, {}, "GPU: input channels staged in shared memory at a time (0: read through caches)"},
+        {"split_k", 1, 64, {}, "GPU: slices of the input channels summed by separate blocks, then added (split-K)"},
         {"autoscheduler", 0, 0, {"Adams2019", "Li2018", "Mullapudi2016"},
          "instead of convgen's schedule, Halide's autoscheduler of that name (the other knobs are then ignored)"},
         {"estimate_n", 1, 4096, {}, "autoscheduler: the batch it plans for (default 1)"},

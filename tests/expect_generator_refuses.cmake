@@ -1,12 +1,18 @@
-# Runs the generator the way convgen_add_kernel() does with an invalid SPEC and checks
-# that the build step would fail with the DSL's message and write nothing.
-#   cmake -DGENERATOR=... -DSPEC=... -DEXPECT=... -DOUT=... -P expect_generator_refuses.cmake
+# Runs the generator the way convgen_add_kernel() does with an invalid SPEC (or SCHEDULE)
+# and checks that the build step would fail with the DSL's message and write nothing.
+#   cmake -DGENERATOR=... -DSPEC=... [-DSCHEDULE=knobs] -DTARGET=... -DEXPECT=... -DOUT=...
+#         -P expect_generator_refuses.cmake
 string(REPLACE "%" "%25" encoded "${SPEC}")
 string(REPLACE "=" "%3D" encoded "${encoded}")
+set(params "spec=${encoded}")
+if (SCHEDULE)
+    string(REPLACE "=" "%3D" schedule "${SCHEDULE}")
+    list(APPEND params "schedule=${schedule}")
+endif ()
 file(REMOVE_RECURSE "${OUT}")
 file(MAKE_DIRECTORY "${OUT}")
 execute_process(COMMAND "${GENERATOR}" -g convgen_conv -f refused -e static_library,c_header -o "${OUT}"
-                        target=x86-64-linux "spec=${encoded}"
+                        target=${TARGET} ${params}
                 RESULT_VARIABLE status ERROR_VARIABLE stderr OUTPUT_VARIABLE stdout)
 file(GLOB written "${OUT}/*")
 file(REMOVE_RECURSE "${OUT}")

@@ -230,6 +230,14 @@ AotKernel::AotKernel(const char *name, const char *spec_text, ArgvEntry entry,
                      const halide_filter_metadata_t *metadata)
     : Kernel(name, parse_spec(spec_text)), entry_(entry), metadata_(metadata), device_(device_of(metadata->target)) {
     install_runtime_hooks();
+    if (device_ == Device::Cuda) {
+        // Halide 14's CUDA runtime loads every module with at most 64 registers per thread
+        // unless HL_CUDA_JIT_MAX_REGISTERS says otherwise, which spills the larger register
+        // tiles; 128 still lets every block the GPU schedules make (at most 512 threads)
+        // launch: with 255, blocks of 256 threads can fail with "out of resources" (as
+        // measured on an H200). A value the user set is kept.
+        setenv("HL_CUDA_JIT_MAX_REGISTERS", "128", 0);
+    }
 }
 
 void AotKernel::copy_to_device(halide_buffer_t *buffer) const {
