@@ -195,8 +195,7 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
             f.split(p.c, cq, cr, t.outputs_c).split(cq, co, ct, t.threads_c, TailStrategy::GuardWithIf);
         }
         f.unroll(xr).unroll(cr);
-        // Blocks along channels: channel tile x image [x slice], fused (a fresh Var per fuse:
-        // Halide 14 mixes up a fuse whose result reuses one of its inputs' names).
+        // Blocks along channels: channel tile x image [x slice], fused.
         Var blocks_c("block_c"), image_tiles("image_tiles");
         if (is_2d) {
             f.split(p.y, yo, yt, t.threads_y, TailStrategy::GuardWithIf)
@@ -205,7 +204,9 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
             if (has_slices) f.fuse(image_tiles, slice, blocks_c);
             f.gpu_blocks(xo, yo, blocks_c).gpu_threads(xt, yt, ct);
         } else if (has_slices) {
-            // The sums' unit y (Conv1d has no rows) is a block dimension of extent 1.
+            // The slice sums' unit y (Conv1d has no rows) is a block dimension of extent 1:
+            // fused into the channel blocks too, Halide 14 computed wrong tiles for every
+            // image past the first (caught by the OpenCL suite's split-K Conv1d layer).
             f.reorder(xr, cr, xt, ct, xo, p.y, co, p.n, slice)
                 .fuse(co, p.n, image_tiles)
                 .fuse(image_tiles, slice, blocks_c)
