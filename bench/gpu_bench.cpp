@@ -11,7 +11,7 @@
 // so a fast wrong kernel cannot score. A time is per call: calls run back to back (as a
 // network runs its layers) in batches of about a millisecond, each batch ended by a
 // synchronize; the median over batches after warm-up. bench/cudnn_bench.py times cuDNN the
-// same way.
+// same way, and also as a replayed CUDA graph, and credits it with the faster of the two.
 //
 // --variants FILE (the file the build's CONVGEN_GPU_BENCH_VARIANTS named) also times each
 // schedule variant compiled from it, kernel cuda_bench_<layer>__v<line>, as extra CSV rows

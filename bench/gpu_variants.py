@@ -48,12 +48,21 @@ def accepted(layer, t, split):
     return any(slice_channels % c == 0 and shared_bytes(layer, t, c) <= SHARED_LIMIT for c in (16, 8, 4, 3, 2, 1))
 
 
+def runs_as_conv1d(layer):
+    """Conv1d, or a pointwise Conv2d of up to 256 input channels a group, which convgen
+    compiles as a Conv1d over the flattened plane (kernel_spec in dsl/src/spec.cpp)."""
+    if layer["dims"] == "1":
+        return True
+    unit = all(layer[k] == "1" for k in ("kh", "kw", "sh", "sw")) and layer["ph"] == layer["pw"] == "0"
+    return unit and int(layer["c_in"]) // int(layer["groups"]) <= 256
+
+
 def candidates(layer):
     """(tiling, split) pairs for the layer's class."""
     groups, c_in = int(layer["groups"]), int(layer["c_in"])
     if groups > 1:
         return [(t, 1) for t in (DEPTHWISE_2D if c_in == groups else GROUPED_2D)]
-    tilings = CONV1D if layer["dims"] == "1" else DENSE_2D
+    tilings = CONV1D if runs_as_conv1d(layer) else DENSE_2D
     return [(t, s) for t in tilings for s in SPLITS if s == 1 or c_in // s >= 8]
 
 
@@ -64,7 +73,7 @@ def main():
         for t, split in candidates(layer):
             if accepted(layer, t, split):
                 knobs = ["threads_x=%d" % t[0], "threads_c=%d" % t[2], "outputs_x=%d" % t[3], "outputs_c=%d" % t[4]]
-                if layer["dims"] == "2":
+                if not runs_as_conv1d(layer):
                     knobs.insert(1, "threads_y=%d" % t[1])
                 if int(layer["groups"]) == 1:
                     knobs.append("split_k=%d" % split)

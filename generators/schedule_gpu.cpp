@@ -8,7 +8,8 @@
 //           channels | threads | chunks of input channels (serial, the whole block)
 //   staged input and weights, per chunk: threads (x, [y,] c) copying a tile to shared memory
 // A thread's pixels are threads_x apart, so neighbouring threads load and store
-// neighbouring pixels (coalesced rows of NCHW).
+// neighbouring pixels (coalesced rows of NCHW). (The split-K output kernel below reads no
+// shared memory: a thread's pixels are adjacent there.)
 //
 // Split-K: a layer whose output alone is too few blocks to fill a GPU (small planes, many
 // channels: ResNet's later stages at batch 1) splits its input channels into slices. One
@@ -39,22 +40,23 @@ struct GpuTiling {
     int threads() const { return threads_x * threads_y * threads_c; }
 };
 
-// Shared memory a block may take: CUDA's limit without opting in to more (Halide 14 does not).
-constexpr int kSharedMemoryLimit = 48 * 1024;
-// Threads a block may have: the CUDA runtime loads kernels with at most 128 registers per
-// thread (runtime/src/aot_kernel.cpp), and a block's registers must fit the 64 Ki of an SM.
+// Shared memory a block may take: CUDA's limit without opting in to more (Halide 14 does
+// not); OpenCL guarantees only 32 KiB of local memory, which some GPUs have.
+int shared_memory_limit(const Target &target) { return target.has_feature(Target::OpenCL) ? 32 * 1024 : 48 * 1024; }
+// Threads a block may have: every block of up to 512 threads in the H200 sweeps launched
+// with the 128 registers a thread the runtime loads kernels with (runtime/src/aot_kernel.cpp).
 constexpr int kMaxThreads = 512;
 // Slices a default split-K makes at most.
 constexpr int kMaxDefaultSlices = 8;
 
 // Shared memory a block takes: the output tile it accumulates, and per chunk of input
 // channels its input tile with halo and its weights.
-int shared_bytes(const ConvSpec &spec, const GpuTiling &t, int chunk) {
+int64_t shared_bytes(const ConvSpec &spec, const GpuTiling &t, int chunk) {
     const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
-    const int staged_width = (t.tile_x() - 1) * ax.stride + ax.dilated_extent();
-    const int staged_rows = (t.threads_y - 1) * ay.stride + ay.dilated_extent();
-    const int accumulators = t.tile_x() * t.threads_y * t.tile_c();
-    return 4 * (accumulators + chunk * (staged_width * staged_rows + t.tile_c() * ax.kernel * ay.kernel));
+    const int64_t staged_width = int64_t{t.tile_x() - 1} * ax.stride + ax.dilated_extent();
+    const int64_t staged_rows = int64_t{t.threads_y - 1} * ay.stride + ay.dilated_extent();
+    const int64_t accumulators = int64_t{t.tile_x()} * t.threads_y * t.tile_c();
+    return 4 * (accumulators + chunk * (staged_width * staged_rows + int64_t{t.tile_c()} * ax.kernel * ay.kernel));
 }
 
 // The default threads and register tile of a layer class (before any knobs).
@@ -88,11 +90,11 @@ GpuTiling default_gpu_tiling(const ConvSpec &spec) {
 
 // The largest chunk of input channels whose staged tiles fit, dividing each slice's
 // channels; layers with groups > 1 are not staged (0).
-int default_channel_chunk(const ConvSpec &spec, const GpuTiling &t, int split_k) {
+int default_channel_chunk(const ConvSpec &spec, const GpuTiling &t, int split_k, int64_t shared_limit) {
     if (spec.groups > 1) return 0;
     const int slice = spec.in_channels_per_group() / std::max(split_k, 1);
     for (int chunk : {16, 8, 4, 3, 2, 1}) {
-        if (slice % chunk == 0 && shared_bytes(spec, t, chunk) <= kSharedMemoryLimit) return chunk;
+        if (slice % chunk == 0 && shared_bytes(spec, t, chunk) <= shared_limit) return chunk;
     }
     return 0;  // not even one channel's tile fits: read through the caches
 }
@@ -112,24 +114,25 @@ int default_split_k(const ConvSpec &spec) {
     return split;
 }
 
-GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs) {
+GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs, const Target &target) {
+    const int64_t shared_limit = shared_memory_limit(target);
     GpuTiling t = default_gpu_tiling(spec);
     t.threads_x = knobs.get("threads_x", t.threads_x);
     t.threads_y = spec.dims == 2 ? knobs.get("threads_y", t.threads_y) : 1;
     t.threads_c = knobs.get("threads_c", t.threads_c);
     t.outputs_x = knobs.get("outputs_x", t.outputs_x);
     t.outputs_c = knobs.get("outputs_c", t.outputs_c);
-    // The chunk follows the tile the knobs made (a larger tile stages less per channel)
-    // and the split; a default split gives way to a chunk the knobs set.
-    t.split_k = knobs.get("split_k", default_split_k(spec));
-    t.channel_chunk = knobs.get("channel_chunk", default_channel_chunk(spec, t, t.split_k));
-    while (!knobs.has("split_k") && t.split_k > 1 &&
-           (t.channel_chunk == 0 || spec.in_channels_per_group() % (t.split_k * t.channel_chunk) != 0)) {
-        t.split_k /= 2;
-    }
     if (t.threads() > kMaxThreads) {
         knob_error("a block of " + std::to_string(t.threads()) + " threads: at most " + std::to_string(kMaxThreads) +
                    " (the kernels are loaded with up to 128 registers per thread)");
+    }
+    // The chunk follows the tile the knobs made (a larger tile stages less per channel)
+    // and the split; a default split gives way to a chunk the knobs set.
+    t.split_k = knobs.get("split_k", default_split_k(spec));
+    t.channel_chunk = knobs.get("channel_chunk", default_channel_chunk(spec, t, t.split_k, shared_limit));
+    while (!knobs.has("split_k") && t.split_k > 1 &&
+           (t.channel_chunk == 0 || spec.in_channels_per_group() % (t.split_k * t.channel_chunk) != 0)) {
+        t.split_k /= 2;
     }
     if (t.split_k > 1 && t.channel_chunk == 0) knob_error("split_k: only staged layers (channel_chunk > 0) split");
     if (spec.in_channels_per_group() % t.split_k != 0) {
@@ -147,10 +150,10 @@ GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs) {
             knob_error("threads_c x outputs_c = " + std::to_string(t.tile_c()) + " must divide " +
                        std::to_string(kPackedChannelMultiple) + " (the packed weights' channel padding)");
         }
-        if (shared_bytes(spec, t, t.channel_chunk) > kSharedMemoryLimit) {
+        if (shared_bytes(spec, t, t.channel_chunk) > shared_limit) {
             knob_error("this tile with channel_chunk=" + std::to_string(t.channel_chunk) + " takes " +
                        std::to_string(shared_bytes(spec, t, t.channel_chunk)) + " bytes of shared memory: more than the " +
-                       std::to_string(kSharedMemoryLimit) + " a block may take");
+                       std::to_string(shared_limit) + " a block may take here");
         }
     } else if (spec.out_channels_per_group() % t.outputs_c != 0) {
         knob_error("outputs_c=" + std::to_string(t.outputs_c) + " must divide the " +
@@ -163,8 +166,7 @@ GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs) {
 
 ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,
                           const ScheduleKnobs &knobs) {
-    (void)target;  // CUDA and OpenCL take the same schedule
-    const GpuTiling t = choose_gpu_tiling(spec, knobs);
+    const GpuTiling t = choose_gpu_tiling(spec, knobs, target);  // CUDA and OpenCL: one schedule
     ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, ZeroPadding::BoundaryCondition);
     const bool is_2d = spec.dims == 2;
     const bool staged = t.channel_chunk > 0;
@@ -172,16 +174,17 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
 
     Var xo("xo"), xi("xi"), xr("xr"), xt("xt"), yo("yo"), yt("yt"), co("co"), ci("ci"), cr("cr"), ct("ct"),
         slice("slice");
-    // Tiles `f` (output, or the slices' sums) into blocks over (x tile, [row tile,] channel
-    // tile x image [x slice]) and threads, each thread's register tile innermost.
+    // Tiles `f` (output, or the slices' sums) into blocks over (x tile [x slice], [row
+    // tile,] channel tile x image) and threads, each thread's register tile innermost; the
+    // slices share grid x (up to 2^31 - 1 blocks) rather than the channel-and-image axis
+    // (65535 on CUDA). Returns the block loop a kernel's shared tiles are computed at.
     // `strided`: a thread's pixels are threads_x apart, for a tile read from shared memory
     // (neighbouring threads take neighbouring pixels: coalesced stores); otherwise adjacent,
     // the run a register accumulator covers. `channel_tiles`: the guard on channels falls
     // on whole tiles (their accumulators read zero-padded weights past C_out); otherwise
     // outputs_c divides C_out and the guard falls on whole threads, which then compute
     // nothing (their taps would read input channels past C_in).
-    auto tile_into_blocks = [&](Func f, bool strided, bool channel_tiles) {
-        const bool has_slices = f.dimensions() == 5;  // (x, y, c, n, slice)
+    auto tile_into_blocks = [&](Func f, bool strided, bool channel_tiles, bool has_slices) {
         f.split(p.x, xo, xi, t.tile_x(), TailStrategy::GuardWithIf);
         if (strided) {
             f.split(xi, xr, xt, t.threads_x);
@@ -195,26 +198,30 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
             f.split(p.c, cq, cr, t.outputs_c).split(cq, co, ct, t.threads_c, TailStrategy::GuardWithIf);
         }
         f.unroll(xr).unroll(cr);
-        // Blocks along channels: channel tile x image [x slice], fused.
-        Var blocks_c("block_c"), image_tiles("image_tiles");
+        Var blocks_x = xo, blocks_c("block_c");
         if (is_2d) {
-            f.split(p.y, yo, yt, t.threads_y, TailStrategy::GuardWithIf)
-                .reorder(xr, cr, xt, yt, ct, xo, yo, co, p.n)
-                .fuse(co, p.n, has_slices ? image_tiles : blocks_c);
-            if (has_slices) f.fuse(image_tiles, slice, blocks_c);
-            f.gpu_blocks(xo, yo, blocks_c).gpu_threads(xt, yt, ct);
+            f.split(p.y, yo, yt, t.threads_y, TailStrategy::GuardWithIf);
+            if (has_slices) {
+                blocks_x = Var("x_slice");
+                f.reorder(xr, cr, xt, yt, ct, xo, slice, yo, co, p.n).fuse(xo, slice, blocks_x);
+            } else {
+                f.reorder(xr, cr, xt, yt, ct, xo, yo, co, p.n);
+            }
+            f.fuse(co, p.n, blocks_c).gpu_blocks(blocks_x, yo, blocks_c).gpu_threads(xt, yt, ct);
         } else if (has_slices) {
             // The slice sums' unit y (Conv1d has no rows) is a block dimension of extent 1:
-            // fused into the channel blocks too, Halide 14 computed wrong tiles for every
-            // image past the first (caught by the OpenCL suite's split-K Conv1d layer).
-            f.reorder(xr, cr, xt, ct, xo, p.y, co, p.n, slice)
-                .fuse(co, p.n, image_tiles)
-                .fuse(image_tiles, slice, blocks_c)
-                .gpu_blocks(xo, p.y, blocks_c)
+            // fused into the channel blocks as well, Halide 14 computed wrong tiles for
+            // every image past the first (caught by the OpenCL suite's split-K Conv1d).
+            blocks_x = Var("x_slice");
+            f.reorder(xr, cr, xt, ct, xo, slice, p.y, co, p.n)
+                .fuse(xo, slice, blocks_x)
+                .fuse(co, p.n, blocks_c)
+                .gpu_blocks(blocks_x, p.y, blocks_c)
                 .gpu_threads(xt, ct);
         } else {
             f.reorder(xr, cr, xt, ct, xo, co, p.n).fuse(co, p.n, blocks_c).gpu_blocks(xo, blocks_c).gpu_threads(xt, ct);
         }
+        return blocks_x;
     };
     // `sum`, computed per thread of `consumer` into registers: its outputs_x x outputs_c
     // tile, its update's loops `reduction` (outermost last) with the tile unrolled inside.
@@ -234,7 +241,7 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
         sum.update().reorder(order).unroll(p.x).unroll(p.c);
     };
 
-    tile_into_blocks(p.output, staged && !split, staged);
+    Var tile_loop = tile_into_blocks(p.output, staged && !split, staged, false);
     if (!staged) {
         // Grouped and depthwise: each thread accumulates its register tile, reading the
         // input and weights through the caches. Edge threads compute a whole tile too
@@ -262,7 +269,7 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
         acc = p.conv.update().rfactor(slice_index, slice);
         block = acc.in(p.conv);
         block.compute_root();
-        tile_into_blocks(block, true, true);
+        tile_loop = tile_into_blocks(block, true, true, true);
         sum_in_registers(p.conv, p.output, {slice_index});
         channels = slice_channel;
     }
@@ -274,7 +281,7 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
 
     // A ragged last tile is still computed whole (the input is read through its padding
     // mode, defined everywhere), so every block's tile has one constant size.
-    acc.compute_at(block, xo)
+    acc.compute_at(block, tile_loop)
         .store_in(MemoryType::GPUShared)
         .align_bounds(p.x, t.tile_x())
         .bound_extent(p.x, t.tile_x())

@@ -25,7 +25,7 @@ printf '\n==> CUDA tests\n'
 printf '\n==> convgen on every suite layer\n'
 variants=()
 if [[ -n "${VARIANTS:-}" ]]; then variants=(--variants "$VARIANTS"); fi
-"$BUILD/bench/convgen_gpu_bench" --suite "$ROOT/bench/layers.csv" --csv "$OUT/convgen-gpu.csv" "${variants[@]}" ||
+"$BUILD/bench/convgen_gpu_bench" --suite "$ROOT/bench/layers.csv" --csv "$OUT/convgen-gpu.csv" ${variants[@]+"${variants[@]}"} ||
     status=1
 
 printf '\n==> cuDNN on the same layers, and the table\n'

@@ -4,6 +4,8 @@
 // machine without the device every test but the error test says why and checks nothing.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include "convgen/runtime.h"
 #include "harness.h"
 
@@ -171,3 +173,10 @@ TEST_CASE("a CPU layer refuses device memory") {
 }
 
 #endif
+
+TEST_CASE("programs that link the runtime load CUDA kernels with more than Halide's 64 registers a thread") {
+    // Set as the program starts unless the user set it (runtime/src/aot_kernel.cpp).
+    const char *cap = std::getenv("HL_CUDA_JIT_MAX_REGISTERS");
+    REQUIRE(cap != nullptr);
+    CHECK(std::atoi(cap) > 64);
+}

@@ -67,7 +67,11 @@ public:
             }
             fresh_++;
         }
-        void *block = halide_default_malloc(user_context, size);
+        // At least a byte: Halide asks for empty blocks (the unused host side of a GPU
+        // intermediate), and halide_default_malloc's aligned pointer to an empty block
+        // lies one past the end of what it got from malloc, where a leak checker no longer
+        // sees it as a reference to that memory.
+        void *block = halide_default_malloc(user_context, std::max<size_t>(size, 1));
         if (block != nullptr) {
             std::lock_guard<std::mutex> lock(mutex_);
             sizes_[block] = size;
@@ -230,14 +234,6 @@ AotKernel::AotKernel(const char *name, const char *spec_text, ArgvEntry entry,
                      const halide_filter_metadata_t *metadata)
     : Kernel(name, parse_spec(spec_text)), entry_(entry), metadata_(metadata), device_(device_of(metadata->target)) {
     install_runtime_hooks();
-    if (device_ == Device::Cuda) {
-        // Halide 14's CUDA runtime loads every module with at most 64 registers per thread
-        // unless HL_CUDA_JIT_MAX_REGISTERS says otherwise, which spills the larger register
-        // tiles; 128 still lets every block the GPU schedules make (at most 512 threads)
-        // launch: with 255, blocks of 256 threads can fail with "out of resources" (as
-        // measured on an H200). A value the user set is kept.
-        setenv("HL_CUDA_JIT_MAX_REGISTERS", "128", 0);
-    }
 }
 
 void AotKernel::copy_to_device(halide_buffer_t *buffer) const {
@@ -298,6 +294,13 @@ std::string AotKernel::describe() const {
 }
 
 namespace {
+
+// Halide 14's CUDA runtime loads every module with at most HL_CUDA_JIT_MAX_REGISTERS
+// registers a thread (64 if unset), which spills the larger register tiles; with 255,
+// blocks of 128 to 512 threads failed to launch ("out of resources") on an H200, while with
+// 128 every block the GPU schedules make launched. Set once, while the program starts
+// (before it can have threads that read the environment); a value the user set is kept.
+const bool g_cuda_register_cap_set = setenv("HL_CUDA_JIT_MAX_REGISTERS", "128", 0) == 0;
 
 // The caller's CUDA context and stream (use_cuda_context), handed to Halide's runtime by
 // the hooks below; Halide's own defaults serve while none is set.
