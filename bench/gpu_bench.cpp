@@ -81,10 +81,6 @@ private:
     halide_buffer_t buf_ = {};
 };
 
-}  // namespace
-
-namespace {
-
 struct Variant {
     std::string kernel;  // registered kernel name
     std::string knobs;   // "default" or the schedule knobs it was compiled with
@@ -191,18 +187,14 @@ int main(int argc, char **argv) {
                     CudaTensor y(out_shape, std::vector<float>(numel(out_shape), std::nanf("")));  // poisoned
                     conv.forward(x.view(), y.view());
                     conv.synchronize();
-                    const std::vector<float> &got = y.read();
-                    double worst = 0;
-                    size_t wrong = 0;
-                    for (size_t i = 0; i < got.size(); i++) {
-                        if (!convgen_reference::close_enough(got[i], ref.values[i], ref.magnitudes[i])) wrong++;
-                        worst = std::max(worst, std::abs(got[i] - ref.values[i]) / std::max(ref.magnitudes[i], 1e-30));
-                    }
-                    if (wrong > 0) {
+                    const convgen_reference::Agreement agreement =
+                        convgen_reference::compare_to_reference(y.read().data(), ref);
+                    if (agreement.mismatches > 0) {
                         throw convgen::Error(convgen::ErrorCode::RuntimeError,
-                                             std::to_string(wrong) + " of " + std::to_string(got.size()) +
-                                                 " outputs differ from the reference");
+                                             std::to_string(agreement.mismatches) + " of " +
+                                                 std::to_string(ref.values.size()) + " outputs differ from the reference");
                     }
+                    const double worst = agreement.worst_error;
                     const double ms = per_call_ms([&] { conv.forward(x.view(), y.view()); }, [&] { conv.synchronize(); },
                                                   variant.knobs == "default" ? min_seconds : min_seconds / 4);
                     std::printf("%-26s %10.4f %8.2f %9.1e  %s\n", layer.name.c_str(), ms, gflop / ms, worst,

@@ -198,28 +198,37 @@ ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
             f.split(p.c, cq, cr, t.outputs_c).split(cq, co, ct, t.threads_c, TailStrategy::GuardWithIf);
         }
         f.unroll(xr).unroll(cr);
-        Var blocks_x = xo, blocks_c("block_c");
+        // Loop order, innermost first: the register tile, the threads, then the blocks: x
+        // tiles [x slices], rows of tiles (Conv1d's slice sums: their unit y, which fused
+        // into the channel blocks made Halide 14 compute wrong tiles for every image past
+        // the first), channel tiles x images.
+        std::vector<VarOrRVar> order = {xr, cr, xt};
         if (is_2d) {
             f.split(p.y, yo, yt, t.threads_y, TailStrategy::GuardWithIf);
-            if (has_slices) {
-                blocks_x = Var("x_slice");
-                f.reorder(xr, cr, xt, yt, ct, xo, slice, yo, co, p.n).fuse(xo, slice, blocks_x);
-            } else {
-                f.reorder(xr, cr, xt, yt, ct, xo, yo, co, p.n);
-            }
-            f.fuse(co, p.n, blocks_c).gpu_blocks(blocks_x, yo, blocks_c).gpu_threads(xt, yt, ct);
-        } else if (has_slices) {
-            // The slice sums' unit y (Conv1d has no rows) is a block dimension of extent 1:
-            // fused into the channel blocks as well, Halide 14 computed wrong tiles for
-            // every image past the first (caught by the OpenCL suite's split-K Conv1d).
+            order.push_back(yt);
+        }
+        order.insert(order.end(), {ct, xo});
+        if (has_slices) order.push_back(slice);
+        const bool block_rows = is_2d || has_slices;
+        const Var rows = is_2d ? yo : p.y;
+        if (block_rows) order.push_back(rows);
+        order.insert(order.end(), {co, p.n});
+        f.reorder(order);
+        Var blocks_x = xo, blocks_c("block_c");
+        if (has_slices) {
             blocks_x = Var("x_slice");
-            f.reorder(xr, cr, xt, ct, xo, slice, p.y, co, p.n)
-                .fuse(xo, slice, blocks_x)
-                .fuse(co, p.n, blocks_c)
-                .gpu_blocks(blocks_x, p.y, blocks_c)
-                .gpu_threads(xt, ct);
+            f.fuse(xo, slice, blocks_x);
+        }
+        f.fuse(co, p.n, blocks_c);
+        if (block_rows) {
+            f.gpu_blocks(blocks_x, rows, blocks_c);
         } else {
-            f.reorder(xr, cr, xt, ct, xo, co, p.n).fuse(co, p.n, blocks_c).gpu_blocks(xo, blocks_c).gpu_threads(xt, ct);
+            f.gpu_blocks(blocks_x, blocks_c);
+        }
+        if (is_2d) {
+            f.gpu_threads(xt, yt, ct);
+        } else {
+            f.gpu_threads(xt, ct);
         }
         return blocks_x;
     };

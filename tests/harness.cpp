@@ -129,10 +129,8 @@ void check_against_reference(const convgen::Kernel &kernel, const std::vector<in
     const convgen::Tensor out = run_layer(kernel, input_shape, input, weight, bias);
     REQUIRE(out.shape() == ref.shape);
 
-    size_t mismatches = 0, first = 0;
-    for (size_t i = 0; i < ref.values.size(); i++) {
-        if (!close_enough(out.data()[i], ref.values[i], ref.magnitudes[i]) && mismatches++ == 0) first = i;
-    }
+    const convgen_reference::Agreement agreement = convgen_reference::compare_to_reference(out.data(), ref);
+    const size_t mismatches = agreement.mismatches, first = agreement.first_mismatch;
     if (mismatches > 0) {
         INFO(mismatches << " of " << ref.values.size() << " outputs differ; first at flat index " << first
                         << ": got " << out.data()[first] << ", expected " << ref.values[first]);

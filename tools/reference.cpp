@@ -1,8 +1,8 @@
 #include "reference.h"
 
-#include <random>
-
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <stdexcept>
 
 namespace convgen_reference {
@@ -102,6 +102,15 @@ bool close_enough(float got, double ref, double magnitude) {
     // float32 sums of up to a few thousand terms, in any order: a few ulps of the
     // magnitude of the terms, plus an absolute floor for results near zero.
     return std::fabs(static_cast<double>(got) - ref) <= 1e-5 * magnitude + 1e-6;
+}
+
+Agreement compare_to_reference(const float *got, const ReferenceResult &ref) {
+    Agreement a;
+    for (size_t i = 0; i < ref.values.size(); i++) {
+        if (!close_enough(got[i], ref.values[i], ref.magnitudes[i]) && a.mismatches++ == 0) a.first_mismatch = i;
+        a.worst_error = std::max(a.worst_error, std::fabs(got[i] - ref.values[i]) / std::max(ref.magnitudes[i], 1e-30));
+    }
+    return a;
 }
 
 size_t numel(const std::vector<int64_t> &shape) {

@@ -25,6 +25,14 @@ ReferenceResult reference_conv(const convgen::ConvSpec &spec, const std::vector<
 /// |got - ref| within float32 reassociation error for a sum of this magnitude.
 bool close_enough(float got, double ref, double magnitude);
 
+/// How a computed output (contiguous, `ref.values.size()` floats) agrees with the reference.
+struct Agreement {
+    size_t mismatches = 0;      // outputs not close_enough
+    size_t first_mismatch = 0;  // the flat index of the first, when there is one
+    double worst_error = 0;     // the largest |got - ref| / magnitude
+};
+Agreement compare_to_reference(const float *got, const ReferenceResult &ref);
+
 /// The number of elements of a shape.
 size_t numel(const std::vector<int64_t> &shape);
 

@@ -58,10 +58,7 @@ LayerBench::LayerBench(const ConvSpec &spec, std::vector<int64_t> input_shape, i
     input_ = random_values(numel(input_shape_), 1);
     weight_ = random_values(numel(spec_.weight_shape()), 2);
     if (spec_.bias) bias_ = random_values(static_cast<size_t>(spec_.out_channels), 3);
-    const convgen_reference::ReferenceResult ref =
-        convgen_reference::reference_conv(spec_, input_shape_, input_, weight_, bias_);
-    reference_ = ref.values;
-    magnitudes_ = ref.magnitudes;
+    reference_ = convgen_reference::reference_conv(spec_, input_shape_, input_, weight_, bias_);
 }
 
 Measurement LayerBench::measure(const ScheduleKnobs &knobs, const std::string &target, double min_seconds) {
@@ -75,13 +72,11 @@ Measurement LayerBench::measure(const ScheduleKnobs &knobs, const std::string &t
     layer.forward(input, output);
 
     Measurement m;
-    size_t wrong = 0;
-    for (size_t i = 0; i < reference_.size(); i++) {
-        if (!convgen_reference::close_enough(output.data()[i], reference_[i], magnitudes_[i])) wrong++;
-        m.worst_error = std::max(m.worst_error, std::abs(output.data()[i] - reference_[i]) / std::max(magnitudes_[i], 1e-30));
-    }
-    if (wrong > 0) {
-        throw Error(ErrorCode::RuntimeError, std::to_string(wrong) + " of " + std::to_string(reference_.size()) +
+    const convgen_reference::Agreement agreement = convgen_reference::compare_to_reference(output.data(), reference_);
+    m.worst_error = agreement.worst_error;
+    if (agreement.mismatches > 0) {
+        throw Error(ErrorCode::RuntimeError, std::to_string(agreement.mismatches) + " of " +
+                                                 std::to_string(reference_.values.size()) +
                                                  " outputs differ from the reference with schedule '" +
                                                  to_string(knobs) + "'");
     }

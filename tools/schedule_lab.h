@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "jit_kernel.h"
+#include "reference.h"
 #include "schedule_knobs.h"
 
 namespace convgen::lab {
@@ -50,7 +51,7 @@ private:
     int threads_;
     double peak_gflops_ = 0;
     std::vector<float> input_, weight_, bias_;
-    std::vector<double> reference_, magnitudes_;
+    convgen_reference::ReferenceResult reference_;
 };
 
 }  // namespace convgen::lab
