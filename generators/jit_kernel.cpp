@@ -1,8 +1,34 @@
 #include "jit_kernel.h"
 
+#include "thread_pool.h"  // runtime/src: the pool the AOT kernels use
+
 namespace convgen {
 
 using namespace Halide;
+
+namespace {
+
+// Parallel loops on convgen's pool, as the AOT kernels run them, so that what the tools
+// measure is what ships.
+struct JitLoop {
+    JITUserContext *user_context;
+    int (*task)(JITUserContext *, int, uint8_t *);
+    int min;
+    uint8_t *closure;
+};
+
+int run_jit_task(void *loop, int index) {
+    const JitLoop &l = *static_cast<const JitLoop *>(loop);
+    return l.task(l.user_context, l.min + index, l.closure);
+}
+
+int jit_do_par_for(JITUserContext *user_context, int (*task)(JITUserContext *, int, uint8_t *), int min, int size,
+                   uint8_t *closure) {
+    JitLoop loop{user_context, task, min, closure};
+    return detail::parallel_for(size, run_jit_task, &loop);
+}
+
+}  // namespace
 
 JitKernel::JitKernel(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs,
                      const std::vector<int64_t> &estimate_shape)
@@ -12,6 +38,7 @@ JitKernel::JitKernel(const ConvSpec &spec, const Target &target, const ScheduleK
     if (compiled.dims != spec.dims && estimate.size() == 4) estimate = {estimate[0], estimate[1], estimate[2] * estimate[3]};
     inputs_ = make_conv_inputs(compiled);
     pipeline_ = Pipeline(scheduled_pipeline(compiled, inputs_, target_, knobs, estimate).output);
+    pipeline_.jit_handlers().custom_do_par_for = jit_do_par_for;
     try {
         pipeline_.compile_jit(target_);
     } catch (const Halide::Error &e) {

@@ -35,11 +35,13 @@ private:
     Device device_;  // from the target the kernel was compiled for
 };
 
-/// Threads the linked kernels may use: 0 restores the default (one per core, or the
-/// HL_NUM_THREADS environment variable), 1 runs every call on the caller's thread (its
-/// parallel loops in order). Lowering a count to another above 1 takes effect as Halide's
-/// worker threads next go idle. Process-wide; returns the previous setting; throws
-/// convgen::Error for a negative count.
+/// Threads the linked kernels may use, the caller's included: 0 restores the default (one
+/// per core, or the HL_NUM_THREADS environment variable), 1 runs every call on the
+/// caller's thread (its parallel loops in order). Takes effect with the next parallel
+/// loop. Process-wide; returns the previous count; throws convgen::Error for a negative
+/// count. The workers stay awake for CONVGEN_SPIN_US microseconds (default 1000) after
+/// a loop, so that the next call need not wake them; a loop started while another
+/// thread's call is using them runs on its own thread.
 int set_num_threads(int threads);
 
 /// GPU kernels (CUDA, OpenCL) use the device, context and queue of Halide's runtime:
