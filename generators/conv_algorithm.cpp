@@ -173,13 +173,16 @@ bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadd
 }
 
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding,
-                         const SequenceStrips &strips, int narrow_width) {
+                         const SequenceStrips &strips, int narrow_width, const std::vector<int> &skipped_tap_widths) {
     spec.validate();
     if (domain == ConvDomain::FlatPixels && spec.dims != 2) {
         throw Error(ErrorCode::InvalidSpec, "internal: the flat-pixel domain is for Conv2d only");
     }
     if (domain == ConvDomain::Sequences && (spec.dims != 1 || spec.axis_x().stride != 1)) {
         throw Error(ErrorCode::InvalidSpec, "internal: the sequences domain is for Conv1d with stride 1 only");
+    }
+    if (!skipped_tap_widths.empty() && (domain != ConvDomain::FlatPixels || spec.padding_mode != PaddingMode::Zeros)) {
+        throw Error(ErrorCode::InvalidSpec, "internal: skipped taps are for flat pixels with zero padding only");
     }
     if (domain == ConvDomain::PaddedPlanes && (spec.dims != 2 || spec.axis_x().stride != 1)) {
         throw Error(ErrorCode::InvalidSpec, "internal: the padded-planes domain is for Conv2d with stride 1 along x only");
@@ -274,7 +277,26 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     define_sum(p.conv);
 
     Expr result;
-    if (domain == ConvDomain::FlatPixels) {
+    if (domain == ConvDomain::FlatPixels && !skipped_tap_widths.empty()) {
+        Expr skips = Internal::const_false();
+        for (int width : skipped_tap_widths) skips = skips || p.output_width == width;
+        p.reads_conv = Internal::simplify(!skips);
+        // Only taps inside the input are summed. The clamps change no tap that is summed;
+        // they tell bounds inference that no other input is read.
+        const RDom &rs = p.second_r = RDom(0, ax.kernel, 0, ay.kernel, 0, in_per_group, "rs");
+        const Expr column = x * ax.stride + rs.x * ax.dilation - ax.pad_begin;
+        const Expr row = y * ay.stride + rs.y * ay.dilation - ay.pad_begin;
+        const Expr width = in.input.dim(0).extent(), height = in.input.dim(1).extent();
+        // (Likely along a row: Halide then compiles a row's first and last tiles apart from
+        // the ones between, which test nothing.)
+        p.second_r.where(likely(column >= 0 && column < width) && row >= 0 && row < height);
+        const Expr channel =
+            spec.groups == 1 ? Expr(rs.z) : (c / spec.out_channels_per_group()) * in_per_group + rs.z;
+        p.second_sum(x, y, c, n) = spec.bias ? in.bias(c) : 0.0f;
+        p.second_sum(x, y, c, n) += weight_2d(rs.x, rs.y, rs.z, c) *
+                                    input_2d(clamp(column, 0, width - 1), clamp(row, 0, height - 1), channel, n);
+        result = select(p.reads_conv, p.conv(y * p.output_width + x, c, n), p.second_sum(x, y, c, n));
+    } else if (domain == ConvDomain::FlatPixels) {
         result = p.conv(y * p.output_width + x, c, n);
     } else if (domain == ConvDomain::Sequences) {
         // S as 1 where strips hold one sequence: a schedule specializing on that condition

@@ -90,17 +90,25 @@ struct ConvPipeline {
     Halide::RDom sequence_slots, sequence_tail;  // sequences' two updates: the scatter, the zeros
     Halide::Var strip{"strip"};
     Halide::Expr sequences_per_strip;
-    // Where output reads `conv` and where `second_sum`, the same sum under another name:
+    // Where output reads `conv` and where `second_sum`, the same sum under another name
+    // (or, for flat pixels, over another domain):
     // output = select(reads_conv, conv, second_sum), so that a schedule specializing the
     // output on `reads_conv` (in simplified form, as Halide matches it against the select)
     // can tile each its own way. Sequences: conv for strips of one sequence (or chunk), whose
     // tiles are stored straight from registers; second_sum for strips of several, staged (a
     // tile there may span two sequences). PaddedPlanes with a narrow width: conv for wider
-    // planes, second_sum for planes at most that wide (taller tiles). Undefined otherwise.
+    // planes, second_sum for planes at most that wide (taller tiles). FlatPixels with
+    // skipped-tap widths: second_sum(x, y, c, n) for outputs exactly one of those widths,
+    // summing only the taps inside the input (`second_r`, whose predicate skips the ones
+    // in the zero padding, rather than multiplying them by zeros): tiles within one row
+    // then skip whole kernel rows at the top and bottom, and a row's edge tiles their
+    // outer taps, as oneDNN's kernels do (on a 7x7 plane a fifth of a 3x3 kernel's taps
+    // read padding). Undefined otherwise.
     // A second definition rather than Func::clone_in: Halide 14's clone of a Func with an
     // update leaks (LeakSanitizer).
     Halide::Expr reads_conv;
     Halide::Func second_sum{"second_sum"};
+    Halide::RDom second_r;  // second_sum's reduction when it differs from `r`
     // PaddedPlanes domain: planes(q, ci, n), the padded input's rows end to end, `pitch`
     // (the padded width) apart, in zeros: q = y * pitch + x, counted from the padding's top
     // left. Its update copies in the input (zero padding: over the input's pixels) or the
@@ -118,10 +126,11 @@ struct ConvPipeline {
 /// The algorithm. Also declares what is known at build time about the buffers (channel
 /// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
 /// `narrow_width`, for PaddedPlanes: planes whose outputs are at most this wide are summed
-/// by `second_sum` (0: none are).
+/// by `second_sum` (0: none are). `skipped_tap_widths`, for FlatPixels with zero padding:
+/// outputs exactly one of these wide are summed by `second_sum`, skipping padding taps.
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
                          ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {},
-                         int narrow_width = 0);
+                         int narrow_width = 0, const std::vector<int> &skipped_tap_widths = {});
 
 /// Whether define_conv reads the input through the padding mode's boundary condition
 /// (defined everywhere; schedules materialize it) or reads the input itself.

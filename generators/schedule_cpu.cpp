@@ -53,6 +53,8 @@ struct CpuTiling {
     int tiles_per_task = 8;     // Conv1d, Sequences: tiles along x per task
     int task_pixels = 256;      // ChannelTiles: about this many output pixels per task
     int reduction_split = 0;    // ChannelTiles: input channels per inner chunk (0: no split)
+    bool skip_taps = false;     // ChannelTiles: outputs kRowTile or twice as wide skip the taps
+                                // in zero padding (conv_pipeline.h, second_sum)
     bool unroll_kx = true;
     // The last tile along x stored through a mask rather than shifted inwards, so that
     // planes narrower than a tile (14 wide on 16 lanes) still take the vectorized nest.
@@ -66,6 +68,10 @@ struct CpuTiling {
 
     int tile_width() const { return vector_width * x_vectors; }
 };
+
+// ChannelTiles with skipped taps: pixels per register tile along a row. 7: ResNet's 7x7 and
+// 14x14 planes are one and two tiles (2 channel vectors x 7 pixels: 14 accumulators).
+constexpr int kRowTile = 7;
 
 int largest_divisor(int n, std::initializer_list<int> candidates) {
     for (int c : candidates)
@@ -208,6 +214,15 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
         t.pixels = knobs.get("pixels", t.pixels);
         t.task_pixels = knobs.get("task_pixels", t.task_pixels);
         t.reduction_split = knobs.get("reduction_split", 0);
+        const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
+        const bool zero_padded = spec.padding_mode == PaddingMode::Zeros &&
+                                 ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
+        // Measured on AVX-512 (bench/RESULTS.md); AVX2's 16 registers would not hold 14
+        // accumulators and the operands.
+        t.skip_taps = knobs.get("skip_taps", zero_padded && vector_width == 16 ? 1 : 0) != 0;
+        if (t.skip_taps && spec.padding_mode != PaddingMode::Zeros) {
+            knob_error("skip_taps=1 needs zero padding (other modes read real values there)");
+        }
         if (t.reduction_split > spec.in_channels_per_group()) {
             knob_error("reduction_split=" + std::to_string(t.reduction_split) + " is more than the " +
                        std::to_string(spec.in_channels_per_group()) + " input channels of a group");
@@ -461,14 +476,72 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
                                                             TailStrategy::GuardWithIf);
 }
 
-// ChannelTiles over the flat-pixel domain. Loop nest, innermost first:
-//   conv:   lanes of a channel vector, channel vectors, pixels (all unrolled: the register
+// The register tiles of a channel-tile sum, staged whole for a task. `sum` is conv over
+// flat pixels (tiles of t.pixels pixels that may wrap to the next row), or, with `rows`,
+// second_sum over (x, y) with tiles of kRowTile pixels within a row, on rows exactly one
+// or two tiles wide (the only widths it is summed at), each tile unrolled: every test of
+// a skipped tap is then decided at compile time. Loop nests, innermost first:
+//   sum:    lanes of a channel vector, channel vectors, pixels (all unrolled: the register
 //           tile), kx (unrolled), ky, ci
-//   stage:  the tile copied out of registers | pixel tiles | channel tiles
+//   stage:  the tile copied out of registers | pixel tiles | [rows of the task]
+void schedule_staged_tiles(Func sum, const RDom &r, const ConvPipeline &p, const CpuTiling &t, const Var &task,
+                           bool rows) {
+    const int vw = t.vector_width;
+    const int pixels = rows ? kRowTile : t.pixels;
+    const Var &pixel = rows ? p.x : p.p;
+    // One channel tile per task, stated as a constant extent: with a symbolic one,
+    // Halide's bounds queries for the weight and bias grow past their ends.
+    Func stage = sum.in();
+    stage.compute_at(p.output, task).align_bounds(p.c, t.channel_tile).bound_extent(p.c, t.channel_tile);
+    Var po("po"), pi("pi");
+    std::vector<Stage> tilings;
+    if (rows) {
+        const Expr width = p.output.output_buffer().dim(0).extent();
+        for (int tiles : {1, 2}) tilings.push_back(stage.specialize(width == tiles * kRowTile));
+        stage.specialize_fail("internal: a row of skipped taps that is not one or two tiles wide");
+    } else {
+        tilings.push_back(stage);
+    }
+    for (Stage &tiling : tilings) {
+        tiling.split(pixel, po, pi, pixels, TailStrategy::RoundUp)
+            .reorder(p.c, pi, po, rows ? p.y : p.n)
+            .vectorize(p.c, vw)
+            .unroll(p.c)
+            .unroll(pi);
+        if (rows) tiling.unroll(po);
+    }
+
+    Var cvo("cvo"), cvi("cvi");
+    sum.compute_at(stage, po)
+        .reorder_storage(p.c, pixel)
+        .align_bounds(p.c, t.channel_tile)
+        .bound_extent(p.c, t.channel_tile)
+        .bound_extent(pixel, pixels)
+        .split(p.c, cvo, cvi, vw)
+        .vectorize(cvi)
+        .unroll(cvo)
+        .unroll(pixel);
+    if (rows) sum.bound_extent(p.y, 1);
+    Stage update = sum.update();
+    update.split(p.c, cvo, cvi, vw)
+        .vectorize(cvi)
+        .unroll(cvo)
+        .unroll(pixel)
+        .reorder(cvi, cvo, pixel, r.x, r.y, r.z);
+    if (t.reduction_split > 0) {
+        // Input channels in chunks, each chunk's channels innermost of the taps.
+        RVar rzo("rzo"), rzi("rzi");
+        update.split(r.z, rzo, rzi, t.reduction_split, TailStrategy::GuardWithIf)
+            .reorder(cvi, cvo, pixel, rzi, r.x, r.y, rzo);
+    }
+    if (t.unroll_kx) update.unroll(r.x);  // taps along x share addressing
+}
+
+// ChannelTiles. Loop nest of the output, innermost first:
 //   output: x (vectorized), rows, channels | task = (row chunk, channel tile) | [n]
-// `stage` holds one task's conv results with pixels innermost, so output stores dense
-// rows of NCHW; the transposition costs one move per output, against C_in*kH*kW/lanes
-// FMAs per output in conv.
+// with the sums' tiles staged per task (schedule_staged_tiles). `stage` holds one task's
+// results with pixels innermost, so output stores dense rows of NCHW; the transposition
+// costs one move per output, against C_in*kH*kW/lanes FMAs per output in the sum.
 void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
     const int vw = t.vector_width;
     // About t.task_pixels output pixels per task: tens of microseconds of work.
@@ -490,44 +563,16 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
         output.fuse(chunk, co, chunk_co).fuse(chunk_co, p.n, task);
     }
     output.parallel(task);
-    output.specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
-
-    // One channel tile per task, stated as a constant extent: with a symbolic one,
-    // Halide's bounds queries for the weight and bias grow past their ends.
-    Func stage = p.conv.in();
-    Var po("po"), pi("pi");
-    stage.compute_at(output, task)
-        .align_bounds(p.c, t.channel_tile)
-        .bound_extent(p.c, t.channel_tile)
-        .split(p.p, po, pi, t.pixels, TailStrategy::RoundUp)
-        .reorder(p.c, pi, po, p.n)
-        .vectorize(p.c, vw)
-        .unroll(p.c)
-        .unroll(pi);
-
-    Var cvo("cvo"), cvi("cvi");
-    p.conv.compute_at(stage, po)
-        .reorder_storage(p.c, p.p, p.n)
-        .align_bounds(p.c, t.channel_tile)
-        .bound_extent(p.c, t.channel_tile)
-        .bound_extent(p.p, t.pixels)
-        .split(p.c, cvo, cvi, vw)
-        .vectorize(cvi)
-        .unroll(cvo)
-        .unroll(p.p);
-    Stage update = p.conv.update();
-    update.split(p.c, cvo, cvi, vw)
-        .vectorize(cvi)
-        .unroll(cvo)
-        .unroll(p.p)
-        .reorder(cvi, cvo, p.p, p.r.x, p.r.y, p.r.z, p.n);
-    if (t.reduction_split > 0) {
-        // Input channels in chunks, each chunk's channels innermost of the taps.
-        RVar rzo("rzo"), rzi("rzi");
-        update.split(p.r.z, rzo, rzi, t.reduction_split, TailStrategy::GuardWithIf)
-            .reorder(cvi, cvo, p.p, rzi, p.r.x, p.r.y, rzo, p.n);
+    if (p.second_sum.defined()) {
+        // Flat pixels where the output reads conv; rows narrower than a vector (7, 14 on
+        // AVX-512) where it reads the skipped-tap sum, stored through masks.
+        output.specialize(p.reads_conv).specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
+        output.vectorize(p.x, vw, TailStrategy::GuardWithIf);
+        schedule_staged_tiles(p.second_sum, p.second_r, p, t, task, /*rows=*/true);
+    } else {
+        output.specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
     }
-    if (t.unroll_kx) update.unroll(p.r.x);  // taps along x share addressing
+    schedule_staged_tiles(p.conv, p.r, p, t, task, /*rows=*/false);
 
     if (per_image) {
         materialize_padded(p, LoopLevel(output, p.n), vw, /*parallel_channels=*/true);
@@ -553,6 +598,7 @@ std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &ta
     std::vector<std::string> names = {"vectorize", "vector_width", "unroll_kx", "padded_at"};
     if (t.plan == Plan::ChannelTiles) {
         names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split"});
+        if (spec.padding_mode == PaddingMode::Zeros) names.push_back("skip_taps");
     } else {
         names.insert(names.end(), {"x_vectors", "grain", "x_tail"});
         if (spec.dims == 2) names.push_back("rows");
@@ -577,7 +623,9 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     const ZeroPadding zero_padding = t.padded_at == CpuTiling::PaddedAt::Inline ? ZeroPadding::BoundaryCondition
                                                                                 : ZeroPadding::FillThenCopy;
     if (t.plan == Plan::ChannelTiles) {
-        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding);
+        const std::vector<int> skipped_tap_widths =
+            t.skip_taps ? std::vector<int>{kRowTile, 2 * kRowTile} : std::vector<int>{};
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding, {}, 0, skipped_tap_widths);
         schedule_channel_tiles(p, t);
         return p;
     }

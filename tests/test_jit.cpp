@@ -29,13 +29,13 @@ struct LayerCase {
     std::vector<int64_t> input_shape;
 };
 
-// Each layer through the JIT (for `target`) against the double-precision reference, on
-// random data from seeds `seed`, `seed` + 1, ...
-void check_layers(std::initializer_list<LayerCase> cases, uint32_t seed,
-                  const Halide::Target &target = JitKernel::default_target()) {
+// Each layer through the JIT (for `target`, with schedule `knobs`) against the
+// double-precision reference, on random data from seeds `seed`, `seed` + 1, ...
+void check_layers(const std::vector<LayerCase> &cases, uint32_t seed,
+                  const Halide::Target &target = JitKernel::default_target(), const std::string &knobs = "") {
     for (const LayerCase &c : cases) {
-        INFO(c.spec << " for " << target.to_string());
-        const JitKernel k(parse_spec(c.spec), target);
+        INFO(c.spec << " for " << target.to_string() << ", schedule " << knobs);
+        const JitKernel k(parse_spec(c.spec), target, convgen::parse_schedule_knobs(knobs));
         convgen_test::check_against_reference(k, c.input_shape, seed++);
     }
 }
@@ -191,6 +191,27 @@ TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups
             {"Conv2d(64, 64, kernel_size=3, groups=2, padding='same', padding_mode='circular')", {2, 64, 6, 5}},
         },
         /*seed=*/7);
+}
+
+TEST_CASE("channel-tile layers skip the taps in zero padding on rows of one or two tiles", "[jit]") {
+    // Outputs 7 and 14 wide sum only the taps inside the input (on AVX-512 by default; the
+    // knob forces it elsewhere): strided, dilated, even kernels padded at one end only,
+    // kernels wider than the input, a single row, groups of whole tiles, batches; and
+    // widths that take the flat pixels instead.
+    const std::vector<LayerCase> layers = {
+        {"Conv2d(9, 40, kernel_size=3, padding=1) -> ReLU()", {2, 9, 7, 7}},
+        {"Conv2d(9, 40, kernel_size=3, padding=1) -> ReLU()", {1, 9, 14, 14}},
+        {"Conv2d(16, 32, kernel_size=3, stride=2, padding=1, bias=False)", {1, 16, 13, 27}},
+        {"Conv2d(8, 32, kernel_size=3, dilation=2, padding=2)", {1, 8, 9, 14}},
+        {"Conv2d(8, 32, kernel_size=(2, 4), padding='same')", {1, 8, 5, 7}},
+        {"Conv2d(8, 32, kernel_size=(5, 9), padding=(2, 4))", {1, 8, 3, 7}},
+        {"Conv2d(8, 32, kernel_size=3, padding=1)", {3, 8, 1, 14}},
+        {"Conv2d(64, 64, kernel_size=3, groups=2, padding=1) -> ReLU()", {1, 64, 7, 7}},
+        {"Conv2d(9, 40, kernel_size=3, padding=1)", {1, 9, 6, 13}},
+    };
+    for (const char *knobs : {"", "skip_taps=1", "skip_taps=0", "skip_taps=1,channel_tile=16,reduction_split=4"}) {
+        check_layers(layers, /*seed=*/13, JitKernel::default_target(), knobs);
+    }
 }
 
 TEST_CASE("NaN and infinity propagate as in PyTorch", "[jit]") {

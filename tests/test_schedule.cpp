@@ -82,6 +82,8 @@ TEST_CASE("knobs that do not fit the layer or the target are refused with the re
     check_refused("Conv1d(6, 12, kernel_size=5)", "vectorize=channels", "needs a Conv2d");
     check_refused("Conv2d(8, 8, kernel_size=3, groups=8)", "padded_at=image", "tasks span images");
     check_refused(conv, "reduction_split=17", "more than the 16 input channels");
+    check_refused("Conv2d(16, 40, kernel_size=3, padding=1, padding_mode='reflect')", "skip_taps=1",
+                  "needs zero padding");
     CHECK_THROWS_WITH(parse_schedule_knobs("x_tail=clip"), Catch::Contains("expected one of shift, masked"));
 }
 
