@@ -53,8 +53,8 @@ struct CpuTiling {
     int tiles_per_task = 8;     // Conv1d, Sequences: tiles along x per task
     int task_pixels = 256;      // ChannelTiles: about this many output pixels per task
     int reduction_split = 0;    // ChannelTiles: input channels per inner chunk (0: no split)
-    bool skip_taps = false;     // ChannelTiles: outputs kRowTile or twice as wide skip the taps
-                                // in zero padding (conv_pipeline.h, second_sum)
+    bool skip_taps = false;     // ChannelTiles: outputs of kRowTilesSkippingTaps tiles skip the
+                                // taps in zero padding (conv_pipeline.h, second_sum)
     bool unroll_kx = true;
     // The last tile along x stored through a mask rather than shifted inwards, so that
     // planes narrower than a tile (14 wide on 16 lanes) still take the vectorized nest.
@@ -69,9 +69,12 @@ struct CpuTiling {
     int tile_width() const { return vector_width * x_vectors; }
 };
 
-// ChannelTiles with skipped taps: pixels per register tile along a row. 7: ResNet's 7x7 and
-// 14x14 planes are one and two tiles (2 channel vectors x 7 pixels: 14 accumulators).
+// ChannelTiles with skipped taps: pixels per register tile along a row (2 channel vectors x
+// 7 pixels: 14 accumulators), and the rows they are summed on, in tiles: ResNet's planes,
+// 7 to 56 wide. Each width is one more copy of the unrolled tiles' code; other widths
+// take flat pixels over a zero-padded copy.
 constexpr int kRowTile = 7;
+constexpr int kRowTilesSkippingTaps[] = {1, 2, 4, 8};
 
 int largest_divisor(int n, std::initializer_list<int> candidates) {
     for (int c : candidates)
@@ -478,9 +481,10 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
 
 // The register tiles of a channel-tile sum, staged whole for a task. `sum` is conv over
 // flat pixels (tiles of t.pixels pixels that may wrap to the next row), or, with `rows`,
-// second_sum over (x, y) with tiles of kRowTile pixels within a row, on rows exactly one
-// or two tiles wide (the only widths it is summed at), each tile unrolled: every test of
-// a skipped tap is then decided at compile time. Loop nests, innermost first:
+// second_sum over (x, y) with tiles of kRowTile pixels within a row, on rows of
+// kRowTilesSkippingTaps tiles (the only widths it is summed at), the tiles unrolled: every
+// test of a skipped tap is then decided at compile time. (Rows of tiles in a loop, the
+// first and last tiles split off by Halide, ran 5-25% slower than flat pixels.) Loop nests, innermost first:
 //   sum:    lanes of a channel vector, channel vectors, pixels (all unrolled: the register
 //           tile), kx (unrolled), ky, ci
 //   stage:  the tile copied out of registers | pixel tiles | [rows of the task]
@@ -497,8 +501,8 @@ void schedule_staged_tiles(Func sum, const RDom &r, const ConvPipeline &p, const
     std::vector<Stage> tilings;
     if (rows) {
         const Expr width = p.output.output_buffer().dim(0).extent();
-        for (int tiles : {1, 2}) tilings.push_back(stage.specialize(width == tiles * kRowTile));
-        stage.specialize_fail("internal: a row of skipped taps that is not one or two tiles wide");
+        for (int tiles : kRowTilesSkippingTaps) tilings.push_back(stage.specialize(width == tiles * kRowTile));
+        stage.specialize_fail("internal: a row of skipped taps of a width it was not compiled for");
     } else {
         tilings.push_back(stage);
     }
@@ -564,8 +568,9 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
     }
     output.parallel(task);
     if (p.second_sum.defined()) {
-        // Flat pixels where the output reads conv; rows narrower than a vector (7, 14 on
-        // AVX-512) where it reads the skipped-tap sum, stored through masks.
+        // Flat pixels where the output reads conv; rows of skipped taps where it reads
+        // second_sum, their ragged vector (7, 14, 28 or 56 wide on 16 lanes) stored through
+        // a mask.
         output.specialize(p.reads_conv).specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
         output.vectorize(p.x, vw, TailStrategy::GuardWithIf);
         schedule_staged_tiles(p.second_sum, p.second_r, p, t, task, /*rows=*/true);
@@ -623,8 +628,10 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     const ZeroPadding zero_padding = t.padded_at == CpuTiling::PaddedAt::Inline ? ZeroPadding::BoundaryCondition
                                                                                 : ZeroPadding::FillThenCopy;
     if (t.plan == Plan::ChannelTiles) {
-        const std::vector<int> skipped_tap_widths =
-            t.skip_taps ? std::vector<int>{kRowTile, 2 * kRowTile} : std::vector<int>{};
+        std::vector<int> skipped_tap_widths;
+        if (t.skip_taps) {
+            for (int tiles : kRowTilesSkippingTaps) skipped_tap_widths.push_back(tiles * kRowTile);
+        }
         ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding, {}, 0, skipped_tap_widths);
         schedule_channel_tiles(p, t);
         return p;

@@ -193,9 +193,9 @@ TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups
         /*seed=*/7);
 }
 
-TEST_CASE("channel-tile layers skip the taps in zero padding on rows of one or two tiles", "[jit]") {
-    // Outputs 7 and 14 wide sum only the taps inside the input (on AVX-512 by default; the
-    // knob forces it elsewhere): strided, dilated, even kernels padded at one end only,
+TEST_CASE("channel-tile layers skip the taps in zero padding on rows of 7, 14, 28 and 56", "[jit]") {
+    // Outputs 7, 14, 28 and 56 wide sum only the taps inside the input (on AVX-512 by
+    // default; the knob forces it elsewhere): strided, dilated, even kernels padded at one end only,
     // kernels wider than the input, a single row, groups of whole tiles, batches; and
     // widths that take the flat pixels instead.
     const std::vector<LayerCase> layers = {
@@ -207,6 +207,8 @@ TEST_CASE("channel-tile layers skip the taps in zero padding on rows of one or t
         {"Conv2d(8, 32, kernel_size=(5, 9), padding=(2, 4))", {1, 8, 3, 7}},
         {"Conv2d(8, 32, kernel_size=3, padding=1)", {3, 8, 1, 14}},
         {"Conv2d(64, 64, kernel_size=3, groups=2, padding=1) -> ReLU()", {1, 64, 7, 7}},
+        {"Conv2d(16, 32, kernel_size=3, stride=2, padding=1) -> ReLU()", {1, 16, 6, 56}},
+        {"Conv2d(8, 32, kernel_size=(3, 5), padding=(1, 2), bias=False)", {2, 8, 4, 56}},
         {"Conv2d(9, 40, kernel_size=3, padding=1)", {1, 9, 6, 13}},
     };
     for (const char *knobs : {"", "skip_taps=1", "skip_taps=0", "skip_taps=1,channel_tile=16,reduction_split=4"}) {
