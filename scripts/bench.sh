@@ -15,9 +15,11 @@ say "Configuring $CONVGEN_BUILD"
 cmake -S "$CONVGEN_ROOT" -B "$CONVGEN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCONVGEN_BUILD_BENCH=ON -DCONVGEN_BUILD_TESTS=OFF -DCONVGEN_BUILD_EXAMPLES=OFF
 say "Building the benchmark (17 kernels, each for every CPU target)"
-cmake --build "$CONVGEN_BUILD" -j "$(nproc)" --target convgen_bench
+cmake --build "$CONVGEN_BUILD" -j "$(nproc)" --target convgen_bench convgen_core_latency
 # The widest variant this CPU runs, and on an AVX-512 machine the AVX2 variant too, with
 # oneDNN capped the same way (DNNL_MAX_CPU_ISA), so both schedules are measured here.
+latency_before="$("$CONVGEN_BUILD/bench/convgen_core_latency")"
+say "Before the runs: $latency_before"
 runs=("native")
 grep -qw avx512f /proc/cpuinfo && runs+=("avx2")
 tables=()
@@ -33,6 +35,8 @@ for run in "${runs[@]}"; do
             --markdown "$table" "$@"
     fi
 done
+latency_after="$("$CONVGEN_BUILD/bench/convgen_core_latency")"
+say "After the runs: $latency_after"
 {
     echo "# Benchmark results"
     echo
@@ -49,6 +53,9 @@ done
     echo "because a small layer's time moves by up to 40% with where a process's code and tensors"
     echo "land in memory. On an AVX-512 machine the AVX2 variant is measured too, with oneDNN capped"
     echo "at AVX2 (\`DNNL_MAX_CPU_ISA=AVX2\`)."
+    echo
+    echo "How far apart the two vCPUs were (\`convgen_core_latency\`; 2-thread times depend on it):"
+    echo "before the runs, $latency_before; after them, $latency_after."
     for table in "${tables[@]}"; do
         echo
         cat "$table"
