@@ -195,9 +195,9 @@ TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups
 
 TEST_CASE("channel-tile layers skip the taps in zero padding on rows of 7, 14, 28 and 56", "[jit]") {
     // Outputs 7, 14, 28 and 56 wide sum only the taps inside the input (on AVX-512 by
-    // default; the knob forces it elsewhere): strided, dilated, even kernels padded at one end only,
-    // kernels wider than the input, a single row, groups of whole tiles, batches; and
-    // widths that take the flat pixels instead.
+    // default; the knob forces it elsewhere): strided, dilated, even kernels padded at
+    // one end only, kernels wider than the input, a single row, groups of whole tiles,
+    // batches; and widths that take the flat pixels instead.
     const std::vector<LayerCase> layers = {
         {"Conv2d(9, 40, kernel_size=3, padding=1) -> ReLU()", {2, 9, 7, 7}},
         {"Conv2d(9, 40, kernel_size=3, padding=1) -> ReLU()", {1, 9, 14, 14}},
