@@ -227,8 +227,10 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     const int in_per_group = spec.in_channels_per_group();
     p.r = RDom(0, ax.kernel, 0, ay.kernel, 0, in_per_group, "r");
     const RDom &r = p.r;
-    const Expr input_channel =
-        spec.groups == 1 ? Expr(r.z) : (c / spec.out_channels_per_group()) * in_per_group + r.z;
+    auto input_channel_of = [&](const Expr &rz) {
+        return spec.groups == 1 ? rz : (c / spec.out_channels_per_group()) * in_per_group + rz;
+    };
+    const Expr input_channel = input_channel_of(r.z);
     p.output_width = output_size(in.input.dim(0).extent(), ax);
     const SequenceLayout layout = domain == ConvDomain::Sequences ? sequence_layout(p, strips) : SequenceLayout{};
 
@@ -269,12 +271,12 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         point = {x, y, c, n};
     }
 
-    // bias + the weighted sum, as a Func over `point`.
-    auto define_sum = [&](Func &f) {
-        f(point) = spec.bias ? in.bias(c) : 0.0f;
-        f(point) += weight_2d(r.x, r.y, r.z, c) * tap;
+    // bias + the weighted sum of `value` over taps `over`, as a Func over `at`.
+    auto define_sum = [&](Func &f, const std::vector<Var> &at, const RDom &over, const Expr &value) {
+        f(at) = spec.bias ? in.bias(c) : 0.0f;
+        f(at) += weight_2d(over.x, over.y, over.z, c) * value;
     };
-    define_sum(p.conv);
+    define_sum(p.conv, point, r, tap);
 
     Expr result;
     if (domain == ConvDomain::FlatPixels && !skipped_tap_widths.empty()) {
@@ -290,11 +292,8 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         // (Likely along a row: Halide then compiles a row's first and last tiles apart from
         // the ones between, which test nothing.)
         p.second_r.where(likely(column >= 0 && column < width) && row >= 0 && row < height);
-        const Expr channel =
-            spec.groups == 1 ? Expr(rs.z) : (c / spec.out_channels_per_group()) * in_per_group + rs.z;
-        p.second_sum(x, y, c, n) = spec.bias ? in.bias(c) : 0.0f;
-        p.second_sum(x, y, c, n) += weight_2d(rs.x, rs.y, rs.z, c) *
-                                    input_2d(clamp(column, 0, width - 1), clamp(row, 0, height - 1), channel, n);
+        define_sum(p.second_sum, {x, y, c, n}, rs,
+                   input_2d(clamp(column, 0, width - 1), clamp(row, 0, height - 1), input_channel_of(rs.z), n));
         result = select(p.reads_conv, p.conv(y * p.output_width + x, c, n), p.second_sum(x, y, c, n));
     } else if (domain == ConvDomain::FlatPixels) {
         result = p.conv(y * p.output_width + x, c, n);
@@ -304,11 +303,11 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         const Expr &single = p.reads_conv;
         const Expr S = select(single, 1, p.sequences_per_strip);
         const Expr position = sequence_position(layout, S, x, n), strip = sequence_strip(layout, strips, S, x, n);
-        define_sum(p.second_sum);
+        define_sum(p.second_sum, point, r, tap);
         result = select(single, p.conv(position, c, strip), p.second_sum(position, c, strip));
     } else if (domain == ConvDomain::PaddedPlanes && narrow_width > 0) {
         p.reads_conv = Internal::simplify(p.output_width > narrow_width);
-        define_sum(p.second_sum);
+        define_sum(p.second_sum, point, r, tap);
         result = select(p.reads_conv, p.conv(x, y, c, n), p.second_sum(x, y, c, n));
     } else {
         result = p.conv(x, is_2d ? Expr(y) : Expr(0), c, n);
