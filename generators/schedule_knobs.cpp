@@ -18,8 +18,9 @@ const std::vector<KnobInfo> &schedule_knobs() {
         {"task_pixels", 16, 65536, {}, "CPU, channel tiles: output pixels per parallel task (the grain)"},
         {"reduction_split", 1, 4096, {}, "CPU, channel tiles: input channels per inner reduction chunk"},
         {"skip_taps", 0, 1, {},
-         "CPU, channel tiles with zero padding: tiles along one row that read the input itself and skip the taps "
-         "in the padding (1), or runs of flat pixels over a zero-padded copy (0)"},
+         "CPU, channel tiles with zero padding: outputs 7, 14, 28 or 56 wide in tiles along a row that read the "
+         "input itself and skip the taps in the padding (1; AVX-512's default), or all in runs of flat pixels over "
+         "a zero-padded copy (0)"},
         {"x_vectors", 1, 8, {}, "CPU, vectors along x: vectors of output width per register tile"},
         {"rows", 1, 8, {}, "CPU, vectors along x (2-D): output rows per register tile"},
         {"narrow_rows", 1, 8, {},
