@@ -73,7 +73,8 @@ double read_other_core_us() {
 }  // namespace
 
 int main() {
-    std::printf("cache-line round trip between two threads' cores %.0f ns; reading 1 MiB the other core wrote %.0f us\n",
+    std::printf("cache-line round trip between two threads' cores %.0f ns; "
+                "reading 1 MiB the other core wrote %.0f us\n",
                 round_trip_ns(), read_other_core_us());
     return 0;
 }

@@ -498,21 +498,24 @@ void schedule_staged_tiles(Func sum, const RDom &r, const ConvPipeline &p, const
     Func stage = sum.in();
     stage.compute_at(p.output, task).align_bounds(p.c, t.channel_tile).bound_extent(p.c, t.channel_tile);
     Var po("po"), pi("pi");
-    std::vector<Stage> tilings;
+    // Rows: one unrolled tiling per width, by the output buffer's width (the sum is chosen
+    // by the width the input gives, which a caller's output buffer may crop: such rows
+    // take the last tiling, a loop of tiles).
+    std::vector<Stage> unrolled;
     if (rows) {
         const Expr width = p.output.output_buffer().dim(0).extent();
-        for (int tiles : kRowTilesSkippingTaps) tilings.push_back(stage.specialize(width == tiles * kRowTile));
-        stage.specialize_fail("internal: a row of skipped taps of a width it was not compiled for");
-    } else {
-        tilings.push_back(stage);
+        for (int tiles : kRowTilesSkippingTaps) unrolled.push_back(stage.specialize(width == tiles * kRowTile));
     }
-    for (Stage &tiling : tilings) {
-        tiling.split(pixel, po, pi, pixels, TailStrategy::RoundUp)
+    std::vector<Stage> tilings = unrolled;
+    tilings.push_back(stage);
+    for (size_t i = 0; i < tilings.size(); i++) {
+        tilings[i]
+            .split(pixel, po, pi, pixels, TailStrategy::RoundUp)
             .reorder(p.c, pi, po, rows ? p.y : p.n)
             .vectorize(p.c, vw)
             .unroll(p.c)
             .unroll(pi);
-        if (rows) tiling.unroll(po);
+        if (i < unrolled.size()) tilings[i].unroll(po);
     }
 
     Var cvo("cvo"), cvi("cvi");

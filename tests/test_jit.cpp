@@ -211,7 +211,7 @@ TEST_CASE("channel-tile layers skip the taps in zero padding on rows of 7, 14, 2
         {"Conv2d(8, 32, kernel_size=(3, 5), padding=(1, 2), bias=False)", {2, 8, 4, 56}},
         {"Conv2d(9, 40, kernel_size=3, padding=1)", {1, 9, 6, 13}},
     };
-    for (const char *knobs : {"", "skip_taps=1", "skip_taps=0", "skip_taps=1,channel_tile=16,reduction_split=4"}) {
+    for (const char *knobs : {"skip_taps=1", "skip_taps=0", "skip_taps=1,channel_tile=16,reduction_split=4"}) {
         check_layers(layers, /*seed=*/13, JitKernel::default_target(), knobs);
     }
 }

@@ -71,6 +71,20 @@ TEST_CASE("a failing iteration's status comes back and stops the loop", "[pool]"
         // One thread: nothing after the failure runs. More: at most what was under way.
         if (threads == 1) CHECK(ran == 18);
     }
+    // Two threads, the failure first in the caller's block, each iteration 200 us: the
+    // worker's block takes it 20 ms, and the caller's other 99 iterations are skipped.
+    set_pool_threads(2);
+    struct Slow {
+        std::atomic<int> ran{0};
+        static int task(void *context, int index) {
+            static_cast<Slow *>(context)->ran++;
+            if (index == 0) return 7;
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            return 0;
+        }
+    } slow;
+    CHECK(parallel_for(200, Slow::task, &slow) == 7);
+    CHECK(slow.ran < 200);
 }
 
 TEST_CASE("set_pool_threads returns the previous count and 1 keeps loops on the caller's thread", "[pool]") {
@@ -122,6 +136,8 @@ TEST_CASE("a loop inside an iteration runs on that iteration's thread", "[pool]"
     set_pool_threads(2);
     struct Nested {
         std::atomic<int> inner_runs{0}, inner_elsewhere{0};
+        std::mutex mutex;
+        std::set<std::thread::id> outer_threads;
         static int inner(void *context, int) {
             auto &self = *static_cast<Nested *>(context);
             self.inner_runs++;
@@ -129,6 +145,17 @@ TEST_CASE("a loop inside an iteration runs on that iteration's thread", "[pool]"
         }
         static int outer(void *context, int) {
             auto &self = *static_cast<Nested *>(context);
+            // Both outer iterations wait (up to 10 s) until the other has started, so one
+            // of them runs on a worker.
+            {
+                std::lock_guard<std::mutex> lock(self.mutex);
+                self.outer_threads.insert(std::this_thread::get_id());
+            }
+            for (const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+                 std::chrono::steady_clock::now() < give_up;) {
+                std::lock_guard<std::mutex> lock(self.mutex);
+                if (self.outer_threads.size() >= 2) break;
+            }
             struct Inner {
                 Nested *nested;
                 std::thread::id thread = std::this_thread::get_id();
@@ -141,8 +168,9 @@ TEST_CASE("a loop inside an iteration runs on that iteration's thread", "[pool]"
             return parallel_for(10, Inner::task, &loop);
         }
     } loop;
-    CHECK(parallel_for(16, Nested::outer, &loop) == 0);
-    CHECK(loop.inner_runs == 160);
+    CHECK(parallel_for(2, Nested::outer, &loop) == 0);
+    CHECK(loop.outer_threads.size() == 2);
+    CHECK(loop.inner_runs == 20);
     CHECK(loop.inner_elsewhere == 0);
 }
 

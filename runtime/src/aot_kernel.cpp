@@ -63,7 +63,13 @@ void capture_error(void *user_context, const char *message) {
 struct ScratchBlock {
     void *data = nullptr;
     size_t capacity = 0;
+    uint64_t returned = 0;  // (lent blocks) g_blocks_returned when this thread got it
 };
+
+// Blocks the shared cache has handed back to the system. Once one has, its address may
+// come back as another block of another size; a thread's note of a capacity from before
+// that is no longer trusted.
+std::atomic<uint64_t> g_blocks_returned{0};
 
 bool fits(const ScratchBlock &block, size_t size) { return block.capacity >= size && block.capacity <= 2 * size; }
 
@@ -74,7 +80,7 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);
             auto cached = free_.lower_bound(size);
             if (cached != free_.end() && cached->first <= 2 * size) {
-                const ScratchBlock block{cached->second, cached->first};
+                const ScratchBlock block{cached->second, cached->first, 0};
                 cached_bytes_ -= cached->first;
                 free_.erase(cached);
                 return block;
@@ -90,7 +96,7 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);
             sizes_[data] = size;
         }
-        return {data, size};
+        return {data, size, 0};
     }
 
     void release(void *user_context, void *data) {
@@ -105,6 +111,7 @@ public:
             }
             if (known != sizes_.end()) sizes_.erase(known);
         }
+        g_blocks_returned++;
         halide_default_free(user_context, data);
     }
 
@@ -129,8 +136,12 @@ ScratchCache &scratch_cache() {
 
 // A thread's small blocks: those it holds (`lent`, with their capacities, so that freeing
 // one needs no look-up in the shared cache) and those it freed (`kept`). A block that
-// does not fit (more blocks, larger ones, one freed by another thread) takes the shared
-// path. At thread exit the kept blocks go back to the shared cache.
+// does not fit (more blocks, larger ones, one freed by another thread, one noted before
+// the shared cache last freed memory) takes the shared path. At thread exit the kept
+// blocks go back to the shared cache, and later requests on that thread (from other
+// destructors) take the shared path.
+thread_local bool g_thread_blocks_gone = false;
+
 class ThreadBlocks {
 public:
     static constexpr size_t kLargest = 256 * 1024;
@@ -138,6 +149,8 @@ public:
 
     ~ThreadBlocks() {
         for (size_t i = 0; i < kept_count_; i++) scratch_cache().release(nullptr, kept_[i].data);
+        kept_count_ = lent_count_ = 0;
+        g_thread_blocks_gone = true;
     }
 
     // A kept block that fits `size`, the smallest; nullptr if none.
@@ -156,10 +169,11 @@ public:
     // Notes a block this thread now holds. An older entry for the same address (a block
     // freed by another thread, its memory since handed out again) is dropped first, so a
     // capacity noted here is always the current one.
-    void lend(const ScratchBlock &block) {
+    void lend(ScratchBlock block) {
         for (size_t i = 0; i < lent_count_; i++) {
             if (lent_[i].data == block.data) lent_[i--] = lent_[--lent_count_];
         }
+        block.returned = g_blocks_returned.load();
         if (block.capacity <= kLargest && lent_count_ < kCount) lent_[lent_count_++] = block;
     }
 
@@ -169,7 +183,7 @@ public:
             if (lent_[i].data != data) continue;
             const ScratchBlock block = lent_[i];
             lent_[i] = lent_[--lent_count_];
-            if (kept_count_ == kCount) return false;
+            if (kept_count_ == kCount || block.returned != g_blocks_returned.load()) return false;
             kept_[kept_count_++] = block;
             return true;
         }
@@ -187,6 +201,7 @@ ThreadBlocks &thread_blocks() {
 }
 
 void *cached_malloc(void *user_context, size_t size) {
+    if (g_thread_blocks_gone) return scratch_cache().allocate(user_context, size).data;
     ThreadBlocks &mine = thread_blocks();
     if (void *data = mine.take(size)) return data;
     const ScratchBlock block = scratch_cache().allocate(user_context, size);
@@ -195,7 +210,8 @@ void *cached_malloc(void *user_context, size_t size) {
 }
 
 void cached_free(void *user_context, void *data) {
-    if (data != nullptr && !thread_blocks().keep(data)) scratch_cache().release(user_context, data);
+    if (data == nullptr) return;
+    if (g_thread_blocks_gone || !thread_blocks().keep(data)) scratch_cache().release(user_context, data);
 }
 
 // ---- CPU dispatch: each generated library holds one object per target and asks

@@ -34,12 +34,20 @@ int default_threads() {
     return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-void cpu_relax() {
+// The CPU's hint that this thread is spinning.
+void pause() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     asm volatile("yield");
 #endif
+}
+
+// Step `step` of a wait for other threads: a pause, and after a while a yield too, so that
+// a waiting thread does not hold a core a thread it waits for needs.
+void cpu_relax(int step) {
+    pause();
+    if (step >= 4096) std::this_thread::yield();
 }
 
 // Set while a thread runs a task: a loop it starts then runs on that thread.
@@ -82,9 +90,9 @@ public:
             lock.unlock();
             return run_serially(size, task, context);
         }
-        while (taking_part_ > 0) {  // a worker still leaving the last loop
+        for (int step = 0; taking_part_ > 0; step++) {  // a worker still leaving the last loop
             lock.unlock();
-            cpu_relax();
+            cpu_relax(step);
             lock.lock();
         }
         start_workers(threads - 1);
@@ -102,7 +110,7 @@ public:
         lock.unlock();
 
         run_tasks(job, 0);
-        while (unfinished_.load(std::memory_order_acquire) > 0) cpu_relax();
+        for (int step = 0; unfinished_.load(std::memory_order_acquire) > 0; step++) cpu_relax(step);
         return failed_.load(std::memory_order_relaxed);
     }
 
@@ -138,7 +146,12 @@ private:
             for (int index; (index = block.next.fetch_add(1, std::memory_order_relaxed)) < block.end; done++) {
                 if (failed_.load(std::memory_order_relaxed) != 0) continue;  // after a failure, skip the rest
                 g_in_task = true;
-                const int status = job.task(job.context, index);
+                int status;
+                try {  // (Halide's tasks do not throw; a custom task hook might)
+                    status = job.task(job.context, index);
+                } catch (...) {
+                    status = -1;  // halide_error_code_generic_error
+                }
                 g_in_task = false;
                 int expected = 0;
                 if (status != 0) failed_.compare_exchange_strong(expected, status);
@@ -151,11 +164,14 @@ private:
 
     void worker(int index) {
         uint64_t seen = 0;
+        bool wanted = true;  // whether loops use this worker (as of the last one)
         for (;;) {
-            // Watch for a new loop for a while, then sleep until one starts.
-            const auto give_up = std::chrono::steady_clock::now() + spin_time();
+            // Watch for a new loop for a while, then sleep until one starts. Workers past
+            // the thread count sleep at once.
+            const auto spin = wanted ? spin_time() : std::chrono::microseconds(0);
+            const auto give_up = std::chrono::steady_clock::now() + spin;
             for (int spins = 0; generation_.load(std::memory_order_acquire) == seen; spins++) {
-                cpu_relax();
+                pause();
                 if (spins % 64 == 0 && std::chrono::steady_clock::now() > give_up) break;
             }
             std::unique_lock<std::mutex> lock(mutex_);
@@ -163,6 +179,7 @@ private:
             wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
             sleeping_--;
             seen = generation_.load(std::memory_order_relaxed);
+            wanted = index + 1 < threads_;
             const Job job = job_;
             // Workers past the loop's thread count sit it out; so does a worker waking
             // after its loop ended (its caller may already be starting the next).
