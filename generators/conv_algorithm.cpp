@@ -54,12 +54,12 @@ void declare_known_layout(const ConvSpec &spec, const ConvInputs &in, Func &outp
 
 }  // namespace
 
-namespace {
-
 bool has_padding(const ConvSpec &spec) {
     const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
     return ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
 }
+
+namespace {
 
 // PyTorch's output size along one axis, for an input extent known only at run time.
 Expr output_size(const Expr &input_extent, const AxisParams &a) {

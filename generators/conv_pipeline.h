@@ -132,6 +132,9 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDom
                          ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {},
                          int narrow_width = 0, const std::vector<int> &skipped_tap_widths = {});
 
+/// Whether any axis of the layer is padded.
+bool has_padding(const ConvSpec &spec);
+
 /// Whether define_conv reads the input through the padding mode's boundary condition
 /// (defined everywhere; schedules materialize it) or reads the input itself.
 bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain);

@@ -217,9 +217,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
         t.pixels = knobs.get("pixels", t.pixels);
         t.task_pixels = knobs.get("task_pixels", t.task_pixels);
         t.reduction_split = knobs.get("reduction_split", 0);
-        const AxisParams ax = spec.axis_x(), ay = spec.axis_y();
-        const bool zero_padded = spec.padding_mode == PaddingMode::Zeros &&
-                                 ax.pad_begin + ax.pad_end + ay.pad_begin + ay.pad_end > 0;
+        const bool zero_padded = spec.padding_mode == PaddingMode::Zeros && has_padding(spec);
         // Measured on AVX-512 (bench/RESULTS.md); AVX2's 16 registers would not hold 14
         // accumulators and the operands.
         t.skip_taps = knobs.get("skip_taps", zero_padded && vector_width == 16 ? 1 : 0) != 0;

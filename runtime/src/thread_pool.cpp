@@ -76,7 +76,7 @@ public:
     int set_threads(int threads) {
         std::lock_guard<std::mutex> lock(mutex_);
         const int previous = threads_;
-        threads_ = std::min(threads > 0 ? threads : default_threads(), kMaxThreads);
+        threads_ = resolved(threads);
         return previous;
     }
 
@@ -126,7 +126,10 @@ private:
     };
     static constexpr int kMaxThreads = 256;
 
-    ThreadPool() : threads_(std::min(default_threads(), kMaxThreads)) {}
+    ThreadPool() : threads_(resolved(0)) {}
+
+    // A requested thread count (0: the default) as the pool uses it.
+    static int resolved(int threads) { return std::min(threads > 0 ? threads : default_threads(), kMaxThreads); }
 
     // Workers 0 .. wanted-1 take part in loops; more are started as needed (a lowered
     // count leaves the others asleep).
