@@ -8,14 +8,15 @@
 // blocked layout oneDNN chose); oneDNN ms including the reorders from and to plain NCHW
 // (what a caller holding PyTorch tensors pays); convgen GFLOP/s; the ratios; the share of
 // this machine's fp32 FMA peak, measured at start-up. Times are medians of repeated runs
-// after warm-up. convgen's output is checked against oneDNN's for every layer, so a fast
+// after warm-up, convgen's and oneDNN's taken in alternating turns. convgen's output is checked against oneDNN's for every layer, so a fast
 // wrong kernel cannot score. Weights are prepared once on both sides (convgen packs them
 // when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
 // Each thread count runs in a child process of its own, so no thread pool from one
 // measurement (OpenMP's for oneDNN, Halide's for convgen) competes with the next. With
-// --processes N, N of them per thread count, and each time is the median over those: small
-// layers' times move by up to 40% with where a process's code and tensors land in memory
-// (mobilenet_dw_14: 0.040-0.057 ms in fresh processes of the same kernel).
+// --processes N, N of them per thread count, and each time is the median over those. On a
+// shared host a small layer's time jumps for seconds at a time (mobilenet_dw_14: 0.040 ms,
+// then 0.050-0.055 ms for 0.2-1.5 s, in one process calling the same kernel); the
+// alternating turns and the processes keep such stretches from deciding a ratio.
 #include <omp.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,11 +54,8 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------------------------------
 // Timing and peak
 
-double g_min_seconds = 0.4;
-
-double median_ms(const std::function<void()> &run) {
-    return convgen::measure::median_ms(run, g_min_seconds);
-}
+double g_min_seconds = 0.4;  // of calls per time measured, spread over kRounds turns
+constexpr int kRounds = 8;
 
 // ---------------------------------------------------------------------------------------
 // oneDNN
@@ -218,19 +216,27 @@ Row bench_layer(const SuiteLayer &layer, int threads, double peak) {
     convgen::Tensor out(out_shape);
     const convgen::ConstTensorView in_view(input.data(), layer.input_shape);
     Row row{layer.name, threads, 0, 0, 0, 0, 0, 0};
-    // oneDNN's OpenMP workers spin for a while after each call; let them go to sleep
-    // before convgen's threads are timed.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    row.convgen_ms = median_ms([&] { conv.forward(in_view, out.view()); });
-
     OneDnnConv dnnl_conv(s, layer.input_shape, weight, bias, out_shape);
     dnnl_conv.import(input);
-    row.dnnl_ms = median_ms([&] { dnnl_conv.run_primitive(); });
-    row.dnnl_reorder_ms = median_ms([&] {
-        dnnl_conv.import(input);
-        dnnl_conv.run_primitive();
-        dnnl_conv.export_output();
-    });
+    // The three times side by side, in rounds (measure.h): on this shared host a layer's
+    // time can jump by a third for seconds at a time, and timing one library after the
+    // other would charge such a stretch to whichever ran in it. With several threads,
+    // each turn starts after the other library's idle threads have stopped spinning
+    // (libgomp's spin for some milliseconds, convgen's pool for CONVGEN_SPIN_US).
+    const std::vector<double> ms = convgen::measure::interleaved_median_ms(
+        {[&] { conv.forward(in_view, out.view()); },  //
+         [&] { dnnl_conv.run_primitive(); },
+         [&] {
+             dnnl_conv.import(input);
+             dnnl_conv.run_primitive();
+             dnnl_conv.export_output();
+         }},
+        g_min_seconds, kRounds, [&] {
+            if (threads > 1) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        });
+    row.convgen_ms = ms[0];
+    row.dnnl_ms = ms[1];
+    row.dnnl_reorder_ms = ms[2];
 
     double max_abs = 0, max_diff = 0;
     for (size_t i = 0; i < out_count; i++) {

@@ -312,12 +312,13 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     } else {
         result = p.conv(x, is_2d ? Expr(y) : Expr(0), c, n);
     }
-    // ReLU(NaN) is NaN in PyTorch, but x86's max(NaN, 0) is 0 (and Halide simplifies a
-    // plain select into that max), so NaN is passed through explicitly, in strict float:
-    // under fast-math flags LLVM drops the NaN test where the value comes from a masked
-    // load (the ragged tail of a row), and NaN became 0 there.
+    // ReLU(NaN) is NaN in PyTorch. Written as x86's MAXPS computes it, `0 > x ? 0 : x`
+    // (its second operand when either is NaN), in strict float: one instruction that
+    // passes NaN through. Halide would simplify a plain select into max(x, 0), whose
+    // operands LLVM may swap (NaN became 0), and under fast-math flags LLVM drops a
+    // separate NaN test where the value comes from a masked load (a row's ragged tail).
     if (spec.activation == Activation::ReLU) {
-        result = strict_float(select(is_nan(result), result, max(result, 0.0f)));
+        result = strict_float(select(0.0f > result, 0.0f, result));
     }
     if (is_2d) {
         p.output(x, y, c, n) = result;

@@ -395,8 +395,14 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
     const bool per_image = t.padded_at == CpuTiling::PaddedAt::Image;
     const LoopLevel at = per_image ? LoopLevel(output, p.n) : LoopLevel(output, Var("task"));
     if (p.domain == ConvDomain::PaddedPlanes) {
-        p.planes.compute_at(at).vectorize(p.p, t.vector_width, TailStrategy::RoundUp);
-        if (per_image) p.planes.parallel(p.c);
+        // Planes are per task (depthwise tasks span images). The zero fill walks across the
+        // task's planes, a vector of each in turn: plane by plane, LLVM turns each into a
+        // call to memset (mobilenet_dw_14: 3-4% of its time).
+        Var qo("qo"), qi("qi");
+        p.planes.compute_at(at)
+            .split(p.p, qo, qi, t.vector_width, TailStrategy::RoundUp)
+            .vectorize(qi)
+            .reorder(qi, p.c, qo);
         // The copy's lanes write distinct columns of one row, which Halide's race check
         // cannot prove through the run-time pitch.
         p.planes.update().allow_race_conditions().vectorize(p.plane_copy.x, t.vector_width,

@@ -64,6 +64,31 @@ double median_ms(const std::function<void()> &run, double min_seconds) {
     return times[times.size() / 2];
 }
 
+std::vector<double> interleaved_median_ms(const std::vector<std::function<void()>> &runs, double min_seconds,
+                                          int rounds, const std::function<void()> &between) {
+    std::vector<std::vector<double>> times(runs.size());
+    const double block_seconds = min_seconds / std::max(rounds, 1);
+    for (int round = 0; round < std::max(rounds, 1); round++) {
+        for (size_t i = 0; i < runs.size(); i++) {
+            if (between) between();
+            runs[i]();  // warms the caches with this run's data
+            const auto start = Clock::now();
+            for (int calls = 0;
+                 calls < 3 || std::chrono::duration<double>(Clock::now() - start).count() < block_seconds; calls++) {
+                const auto t0 = Clock::now();
+                runs[i]();
+                times[i].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+            }
+        }
+    }
+    std::vector<double> medians;
+    for (std::vector<double> &t : times) {
+        std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+        medians.push_back(t[t.size() / 2]);
+    }
+    return medians;
+}
+
 double peak_gflops(int threads, bool avx512) {
 #if defined(__x86_64__)
     const bool wide = avx512 && __builtin_cpu_supports("avx512f");
