@@ -170,9 +170,14 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         // Small weights stay in cache across every channel block: hand out a row chunk's
         // channel blocks one after another so its input rows are reused while hot. Large
         // weights: a channel block's row chunks one after another, its weights hot.
+        // Groups: channel blocks outermost whatever the weights, so each thread's share of
+        // the tasks reads the input channels of its own groups, the ones its share of the
+        // padded image's channels filled (the pool hands both loops out in the same
+        // contiguous halves): resnext_grouped_3x3 on 2 threads 0.19 ms, from 0.24 ms, and
+        // from 0.50 ms while the host keeps the two vCPUs far apart; 1 thread 1-2% faster.
         const int64_t weight_bytes = int64_t(4) * spec.out_channels * spec.in_channels_per_group() *
                                      spec.kernel_size[0] * spec.kernel_size[1];
-        t.channels_inner = weight_bytes <= 256 * 1024;
+        t.channels_inner = spec.groups == 1 && weight_bytes <= 256 * 1024;
     }
     return t;
 }
