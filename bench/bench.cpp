@@ -8,11 +8,11 @@
 // blocked layout oneDNN chose); oneDNN ms including the reorders from and to plain NCHW
 // (what a caller holding PyTorch tensors pays); convgen GFLOP/s; the ratios; the share of
 // this machine's fp32 FMA peak, measured at start-up. Times are medians of repeated runs
-// after warm-up, convgen's and oneDNN's taken in alternating turns. convgen's output is checked against oneDNN's for every layer, so a fast
-// wrong kernel cannot score. Weights are prepared once on both sides (convgen packs them
+// after warm-up, convgen's and oneDNN's taken in alternating turns. convgen's output is
+// checked against oneDNN's for every layer, so a fast wrong kernel cannot score. Weights are prepared once on both sides (convgen packs them
 // when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
 // Each thread count runs in a child process of its own, so no thread pool from one
-// measurement (OpenMP's for oneDNN, Halide's for convgen) competes with the next. With
+// measurement (OpenMP's for oneDNN, convgen's own for convgen) competes with the next. With
 // --processes N, N of them per thread count, and each time is the median over those. On a
 // shared host a small layer's time jumps for seconds at a time (mobilenet_dw_14: 0.040 ms,
 // then 0.050-0.055 ms for 0.2-1.5 s, in one process calling the same kernel); the
