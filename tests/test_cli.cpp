@@ -177,6 +177,32 @@ TEST_CASE("convgen bench measures a layer with schedule knobs and checks it", "[
     CHECK(r.err.find("GPU kernels are measured by scripts/gpu-bench.sh") != std::string::npos);
 }
 
+TEST_CASE("convgen bench --versus checks and times two schedules side by side", "[cli][schedule]") {
+    Scratch s;
+    const std::string layer = " --spec 'Conv2d(8, 16, 3, padding=1) -> ReLU()' --input-shape 1,8,20,24 --threads 1 --min-time 0.05";
+    Result r = run_cli(s, "bench" + layer + " --schedule pixels=4 --versus padded_at=task,pixels=6");
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("schedule pixels=4") != std::string::npos);
+    CHECK(r.out.find("versus   pixels=6,padded_at=task (in alternating turns)") != std::string::npos);  // knobs print in a fixed order
+    CHECK(r.out.find("schedule: median ") != std::string::npos);
+    CHECK(r.out.find("versus:   median ") != std::string::npos);
+    CHECK(r.out.find("versus / schedule: ") != std::string::npos);
+    // Both schedules are checked against the reference.
+    size_t matches = 0;
+    for (size_t at = r.out.find("matches the reference"); at != std::string::npos;
+         at = r.out.find("matches the reference", at + 1)) {
+        matches++;
+    }
+    CHECK(matches == 2);
+
+    // A bad second schedule is refused before anything is measured or printed.
+    r = run_cli(s, "bench" + layer + " --versus pixels=99");
+    CHECK(r.status == 1);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("pixels=99: expected an integer from 1 to 32") != std::string::npos);
+}
+
 TEST_CASE("convgen explain prints the loop nest and writes the statement and assembly", "[cli][schedule]") {
     Scratch s;
     const Result r = run_cli(s, "explain --spec 'Conv1d(4, 8, 3)' --schedule x_vectors=1 --stmt " + quoted(s.path("c.stmt")) +

@@ -33,10 +33,12 @@ Usage:
   convgen describe --spec SPEC [--input-shape N,C,[H,]W]
       Print the layer in PyTorch's canonical form and its weight shape; with an input
       shape, also the output shape and the FLOPs of one call.
-  convgen bench --spec SPEC [--schedule KNOBS] [--target T] [--threads N]
+  convgen bench --spec SPEC [--schedule KNOBS] [--versus KNOBS] [--target T] [--threads N]
                 [--input-shape N,C,[H,]W] [--min-time SECONDS]
       Compile the layer with those schedule knobs, check it against the reference and
       print the median time, GFLOP/s and the share of this CPU's measured fp32 peak.
+      With --versus, a second schedule too, the two timed in alternating turns in this
+      process (a busy host weighs on both alike), and the ratio of their medians.
   convgen explain --spec SPEC [--schedule KNOBS] [--target T] [--input-shape ...]
                   [--stmt FILE] [--asm FILE]
       Print the loop nest the schedule makes; write Halide's lowered statement and the
@@ -132,7 +134,7 @@ int main(int argc, char **argv) {
             more.insert(more.end(), experiment.begin(), experiment.end());
             return parse_options(argc, argv, 2, more, flags);
         };
-        if (command == "bench") return bench_command(with({"min-time"}));
+        if (command == "bench") return bench_command(with({"min-time", "versus"}));
         if (command == "explain") return explain_command(with({"stmt", "asm"}));
         if (command == "tune") return tune_command(with({"budget", "db"}, {"if-missing"}));
         throw UsageError("unknown command '" + command + "'");

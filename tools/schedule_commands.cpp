@@ -11,6 +11,7 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -89,13 +90,28 @@ int bench_command(const std::map<std::string, std::string> &options) {
     const Experiment e = read_experiment(options);
     require_runs_here(e);
     const double min_seconds = options.count("min-time") ? std::stod(options.at("min-time")) : 1.0;
+    std::optional<ScheduleKnobs> versus;
+    if (auto it = options.find("versus"); it != options.end()) versus = parse_schedule_knobs(it->second);
     std::cout << to_string(e.spec) << "\ninput " << shape_to_string(e.input_shape) << ", " << e.target << ", "
               << e.threads << " thread" << (e.threads == 1 ? "" : "s") << "\nschedule " << knobs_or_default(e.knobs)
               << std::endl;
     lab::LayerBench bench(e.spec, e.input_shape, e.threads);
-    const lab::Measurement m = bench.measure(e.knobs, e.target, min_seconds);
-    std::cout << "median " << describe(m) << " (measured fp32 FMA peak); matches the reference (worst relative error "
-              << std::scientific << std::setprecision(1) << m.worst_error << ")\n";
+    auto print = [](const lab::Measurement &m) {
+        std::cout << "median " << describe(m) << " (measured fp32 FMA peak); matches the reference (worst relative "
+                  << "error " << std::scientific << std::setprecision(1) << m.worst_error << ")" << std::defaultfloat;
+    };
+    if (versus) {
+        std::cout << "versus   " << knobs_or_default(*versus) << " (in alternating turns)" << std::endl;
+        const std::vector<lab::Measurement> m = bench.measure_side_by_side({e.knobs, *versus}, e.target, min_seconds);
+        std::cout << "schedule: ";
+        print(m[0]);
+        std::cout << "\nversus:   ";
+        print(m[1]);
+        std::cout << "\nversus / schedule: " << std::fixed << std::setprecision(3) << m[1].ms / m[0].ms << "\n";
+        return 0;
+    }
+    print(bench.measure(e.knobs, e.target, min_seconds));
+    std::cout << "\n";
     return 0;
 }
 

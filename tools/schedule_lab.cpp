@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -61,30 +63,66 @@ LayerBench::LayerBench(const ConvSpec &spec, std::vector<int64_t> input_shape, i
     reference_ = convgen_reference::reference_conv(spec_, input_shape_, input_, weight_, bias_);
 }
 
-Measurement LayerBench::measure(const ScheduleKnobs &knobs, const std::string &target, double min_seconds) {
-    const Halide::Target halide_target = Halide::Target(target).with_feature(Halide::Target::JIT);
-    const JitKernel kernel(spec_, halide_target, knobs, input_shape_);
+struct LayerBench::Compiled {
+    std::unique_ptr<JitKernel> kernel;
+    std::unique_ptr<Layer> layer;
+    ConstTensorView input;
+    Tensor output;
+    double worst_error = 0;
+    void run() { layer->forward(input, output); }
+};
+
+std::unique_ptr<LayerBench::Compiled> LayerBench::compile(const ScheduleKnobs &knobs,
+                                                          const Halide::Target &target) const {
+    auto c = std::make_unique<Compiled>();
+    c->kernel = std::make_unique<JitKernel>(spec_, target, knobs, input_shape_);
     std::optional<ConstTensorView> bias;
     if (spec_.bias) bias = ConstTensorView(bias_.data(), spec_.bias_shape());
-    const Layer layer(kernel, ConstTensorView(weight_.data(), spec_.weight_shape()), bias);
-    const ConstTensorView input(input_.data(), input_shape_);
-    Tensor output(spec_.output_shape(input_shape_));
-    layer.forward(input, output);
-
-    Measurement m;
-    const convgen_reference::Agreement agreement = convgen_reference::compare_to_reference(output.data(), reference_);
-    m.worst_error = agreement.worst_error;
+    c->layer = std::make_unique<Layer>(*c->kernel, ConstTensorView(weight_.data(), spec_.weight_shape()), bias);
+    c->input = ConstTensorView(input_.data(), input_shape_);
+    c->output = Tensor(spec_.output_shape(input_shape_));
+    c->run();
+    const convgen_reference::Agreement agreement = convgen_reference::compare_to_reference(c->output.data(), reference_);
     if (agreement.mismatches > 0) {
         throw Error(ErrorCode::RuntimeError, std::to_string(agreement.mismatches) + " of " +
                                                  std::to_string(reference_.values.size()) +
                                                  " outputs differ from the reference with schedule '" +
                                                  to_string(knobs) + "'");
     }
-    m.ms = measure::median_ms([&] { layer.forward(input, output); }, min_seconds);
+    c->worst_error = agreement.worst_error;
+    return c;
+}
+
+Measurement LayerBench::measured(double ms, const Compiled &compiled, const Halide::Target &target) {
+    Measurement m;
+    m.ms = ms;
+    m.worst_error = compiled.worst_error;
     m.gflops = spec_.flops(input_shape_) / m.ms * 1e-6;
-    if (peak_gflops_ == 0) peak_gflops_ = measure::peak_gflops(threads_, halide_target.has_feature(Halide::Target::AVX512));
+    if (peak_gflops_ == 0) peak_gflops_ = measure::peak_gflops(threads_, target.has_feature(Halide::Target::AVX512));
     m.peak_share = peak_gflops_ > 0 ? m.gflops / peak_gflops_ : 0;
     return m;
+}
+
+Measurement LayerBench::measure(const ScheduleKnobs &knobs, const std::string &target, double min_seconds) {
+    const Halide::Target halide_target = Halide::Target(target).with_feature(Halide::Target::JIT);
+    const std::unique_ptr<Compiled> compiled = compile(knobs, halide_target);
+    return measured(measure::median_ms([&] { compiled->run(); }, min_seconds), *compiled, halide_target);
+}
+
+std::vector<Measurement> LayerBench::measure_side_by_side(const std::vector<ScheduleKnobs> &schedules,
+                                                          const std::string &target, double min_seconds) {
+    const Halide::Target halide_target = Halide::Target(target).with_feature(Halide::Target::JIT);
+    std::vector<std::unique_ptr<Compiled>> compiled;
+    std::vector<std::function<void()>> runs;
+    for (const ScheduleKnobs &knobs : schedules) {
+        compiled.push_back(compile(knobs, halide_target));
+        runs.push_back([c = compiled.back().get()] { c->run(); });
+    }
+    constexpr int kTurns = 8;
+    const std::vector<double> ms = measure::interleaved_median_ms(runs, min_seconds, kTurns);
+    std::vector<Measurement> result;
+    for (size_t i = 0; i < compiled.size(); i++) result.push_back(measured(ms[i], *compiled[i], halide_target));
+    return result;
 }
 
 }  // namespace convgen::lab

@@ -2,6 +2,7 @@
 // `convgen tune`).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,9 +44,19 @@ public:
     /// `min_seconds`.
     Measurement measure(const ScheduleKnobs &knobs, const std::string &target, double min_seconds);
 
+    /// The same for several schedules, compiled and checked first, then timed side by
+    /// side in alternating turns (about `min_seconds` each), so that a stretch of a busy
+    /// host weighs on all of them alike.
+    std::vector<Measurement> measure_side_by_side(const std::vector<ScheduleKnobs> &schedules,
+                                                  const std::string &target, double min_seconds);
+
     const std::vector<int64_t> &input_shape() const { return input_shape_; }
 
 private:
+    struct Compiled;  // a schedule compiled and checked, ready to call
+    std::unique_ptr<Compiled> compile(const ScheduleKnobs &knobs, const Halide::Target &target) const;
+    Measurement measured(double ms, const Compiled &compiled, const Halide::Target &target);
+
     ConvSpec spec_;
     std::vector<int64_t> input_shape_;
     int threads_;
