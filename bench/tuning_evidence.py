@@ -11,8 +11,8 @@ reuses the trials of the first), then `convgen bench` for the default schedule, 
 knobs and each autoscheduler (planning for the layer's own input), all checked against the
 reference; oneDNN's primitive time comes from convgen_bench (the AOT benchmark) in the same
 run. Medians of repeated calls; the default and the tuned schedule each in --processes
-fresh processes, interleaved, and the median of those (a process's memory placement alone
-moves small layers by 10-30%).
+fresh processes, interleaved, and the median of those (stretches of a busier host move
+small layers by 10-30%; bench/RESULTS.md).
 """
 import argparse
 import csv

@@ -243,9 +243,9 @@ std::vector<ScheduleKnobs> neighbours_of(const ScheduleKnobs &best, const Experi
 }
 
 // `convgen bench` on the experiment with `knobs`, run as a child process: its median ms.
-// A process of its own places code and tensors anew in memory, as each program that links
-// the kernel will; on small memory-bound layers that placement alone moves the median by
-// 10-30% between processes, more than the differences a search confirms.
+// Fresh processes, the two schedules' interleaved, spread a comparison over time: on a
+// shared host a small layer's median moves by 10-30% with stretches of a busier host
+// (bench/RESULTS.md), more than the differences a search confirms.
 double median_in_fresh_process(const Experiment &e, const ScheduleKnobs &knobs, double min_seconds) {
     std::string shape;
     for (int64_t d : e.input_shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
@@ -390,9 +390,8 @@ int tune_command(const std::map<std::string, std::string> &options) {
     std::cout << (g_interrupted ? "interrupted" : seconds_left() <= 0 ? "budget spent" : "no neighbour is faster") << " after "
               << trials << " new trials\nbest: " << knobs_or_default(best) << " " << std::fixed << std::setprecision(4)
               << best_ms << " ms\n";
-    // A search keeps what measured fastest once in this process, so noise (or this
-    // process's luck with memory placement) can pick a schedule no faster than where it
-    // started. The winner must beat the start by 2% in the median of five fresh processes
+    // A search keeps what measured fastest once in this process, so noise (or a quiet
+    // stretch of the host) can pick a schedule no faster than where it started. The winner must beat the start by 2% in the median of five fresh processes
     // each, interleaved, or the start is recorded.
     const ScheduleKnobs start_knobs = e.knobs;
     if (!(best == start_knobs) && !g_interrupted) {
