@@ -9,8 +9,9 @@
 // (what a caller holding PyTorch tensors pays); convgen GFLOP/s; the ratios; the share of
 // this machine's fp32 FMA peak, measured at start-up. Times are medians of repeated runs
 // after warm-up, convgen's and oneDNN's taken in alternating turns. convgen's output is
-// checked against oneDNN's for every layer, so a fast wrong kernel cannot score. Weights are prepared once on both sides (convgen packs them
-// when a Layer is made; oneDNN reorders them into its layout once), as a deployed model does.
+// checked against oneDNN's for every layer, so a fast wrong kernel cannot score. Weights
+// are prepared once on both sides (convgen packs them when a Layer is made; oneDNN
+// reorders them into its layout once), as a deployed model does.
 // Each thread count runs in a child process of its own, so no thread pool from one
 // measurement (OpenMP's for oneDNN, convgen's own for convgen) competes with the next. With
 // --processes N, N of them per thread count, and each time is the median over those. On a
@@ -54,8 +55,7 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------------------------------
 // Timing and peak
 
-double g_min_seconds = 0.4;  // of calls per time measured, spread over kRounds turns
-constexpr int kRounds = 8;
+double g_min_seconds = 0.4;  // of calls per time measured, spread over its turns
 
 // ---------------------------------------------------------------------------------------
 // oneDNN
@@ -231,7 +231,7 @@ Row bench_layer(const SuiteLayer &layer, int threads, double peak) {
              dnnl_conv.run_primitive();
              dnnl_conv.export_output();
          }},
-        g_min_seconds, kRounds, [&] {
+        g_min_seconds, convgen::measure::kSideBySideTurns, [&] {
             if (threads > 1) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         });
     row.convgen_ms = ms[0];

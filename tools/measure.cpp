@@ -48,6 +48,12 @@ __attribute__((target("avx512f"))) double fma_gflops_avx512(long iterations) {
 
 #endif
 
+// The median of `times` (reordered).
+double median_of(std::vector<double> &times) {
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    return times[times.size() / 2];
+}
+
 }  // namespace
 
 double median_ms(const std::function<void()> &run, double min_seconds) {
@@ -60,15 +66,15 @@ double median_ms(const std::function<void()> &run, double min_seconds) {
         run();
         times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
-    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-    return times[times.size() / 2];
+    return median_of(times);
 }
 
 std::vector<double> interleaved_median_ms(const std::vector<std::function<void()>> &runs, double min_seconds,
                                           int rounds, const std::function<void()> &between) {
     std::vector<std::vector<double>> times(runs.size());
-    const double block_seconds = min_seconds / std::max(rounds, 1);
-    for (int round = 0; round < std::max(rounds, 1); round++) {
+    rounds = std::max(rounds, 1);
+    const double block_seconds = min_seconds / rounds;
+    for (int round = 0; round < rounds; round++) {
         for (size_t i = 0; i < runs.size(); i++) {
             if (between) between();
             runs[i]();  // warms the caches with this run's data
@@ -82,10 +88,7 @@ std::vector<double> interleaved_median_ms(const std::vector<std::function<void()
         }
     }
     std::vector<double> medians;
-    for (std::vector<double> &t : times) {
-        std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-        medians.push_back(t[t.size() / 2]);
-    }
+    for (std::vector<double> &t : times) medians.push_back(median_of(t));
     return medians;
 }
 

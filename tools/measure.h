@@ -20,6 +20,10 @@ double median_ms(const std::function<void()> &run, double min_seconds);
 std::vector<double> interleaved_median_ms(const std::vector<std::function<void()>> &runs, double min_seconds,
                                           int rounds, const std::function<void()> &between = {});
 
+/// The rounds convgen_bench and `convgen bench --versus` take: enough turns that a slow
+/// stretch of the host falls on every run alike, each turn long enough to warm up.
+constexpr int kSideBySideTurns = 8;
+
 /// This machine's fp32 FMA peak in GFLOP/s on `threads` threads, with AVX-512 vectors
 /// when `avx512` (and the CPU has them), else AVX2: the best of a few tries, after the
 /// clocks have ramped up. 0 where it is not measured (CPUs other than x86-64).

@@ -391,8 +391,9 @@ int tune_command(const std::map<std::string, std::string> &options) {
               << trials << " new trials\nbest: " << knobs_or_default(best) << " " << std::fixed << std::setprecision(4)
               << best_ms << " ms\n";
     // A search keeps what measured fastest once in this process, so noise (or a quiet
-    // stretch of the host) can pick a schedule no faster than where it started. The winner must beat the start by 2% in the median of five fresh processes
-    // each, interleaved, or the start is recorded.
+    // stretch of the host) can pick a schedule no faster than where it started. The
+    // winner must beat the start by 2% in the median of five fresh processes each,
+    // interleaved, or the start is recorded.
     const ScheduleKnobs start_knobs = e.knobs;
     if (!(best == start_knobs) && !g_interrupted) {
         constexpr int kRounds = 5;

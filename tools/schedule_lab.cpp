@@ -118,8 +118,7 @@ std::vector<Measurement> LayerBench::measure_side_by_side(const std::vector<Sche
         compiled.push_back(compile(knobs, halide_target));
         runs.push_back([c = compiled.back().get()] { c->run(); });
     }
-    constexpr int kTurns = 8;
-    const std::vector<double> ms = measure::interleaved_median_ms(runs, min_seconds, kTurns);
+    const std::vector<double> ms = measure::interleaved_median_ms(runs, min_seconds, measure::kSideBySideTurns);
     std::vector<Measurement> result;
     for (size_t i = 0; i < compiled.size(); i++) result.push_back(measured(ms[i], *compiled[i], halide_target));
     return result;
