@@ -47,7 +47,8 @@ struct CpuTiling {
     int narrow_rows = 0;        // Depthwise2d on padded planes: rows per tile on planes at most
                                 // one tile wide (0 or `rows`: the same tile for every plane)
     int channel_block = 1;      // output channels per tile
-    bool channels_inner = false;  // Conv2d: consecutive tasks are a row chunk's channel blocks
+    bool channels_inner = false;  // Conv2d, ChannelTiles: consecutive tasks are a row chunk's
+                                  // channel blocks (or tiles)
     int row_tiles_per_task = 4; // Conv2d
     int channels_per_task = 8;  // Depthwise2d
     int tiles_per_task = 8;     // Conv1d, Sequences: tiles along x per task
@@ -74,6 +75,9 @@ struct CpuTiling {
 // 7 to 56 wide. Each width is one more copy of the unrolled tiles' code; other widths
 // take flat pixels over a zero-padded copy.
 constexpr int kRowTile = 7;
+
+// About the L2 cache of one core (1 MiB on Zen 4 and Skylake-SP).
+constexpr int64_t kL2Bytes = int64_t(1) << 20;
 constexpr int kRowTilesSkippingTaps[] = {1, 2, 4, 8};
 
 int largest_divisor(int n, std::initializer_list<int> candidates) {
@@ -117,6 +121,18 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     const bool channels_vectorize =
         spec.dims == 2 && spec.in_channels_per_group() >= 8 &&
         (spec.groups == 1 || spec.out_channels_per_group() % t.channel_tile == 0);
+    // Small weights stay in cache across every channel block: hand out a row chunk's
+    // channel blocks one after another so its input rows are reused while hot (U-Net's
+    // 128x128 planes, whose padded image outgrows L2, 1.04x; 56x56 planes 1.02x). Large
+    // weights: a channel block's row chunks one after another, its weights hot. Groups:
+    // channel blocks outermost whatever the weights, so each thread's share of the tasks
+    // reads the input channels of its own groups, the ones its share of the padded image's
+    // channels filled (the pool hands both loops out in the same contiguous halves):
+    // resnext_grouped_3x3 on 2 threads 0.19 ms, from 0.24 ms, and from 0.50 ms while the
+    // host keeps the two vCPUs far apart; 1 thread 1-2% faster.
+    const int64_t weight_bytes = int64_t(4) * spec.out_channels * spec.in_channels_per_group() *
+                                 spec.kernel_size[0] * spec.kernel_size[1];
+    t.channels_inner = spec.groups == 1 && weight_bytes <= 256 * 1024;
     if (channels_vectorize) {
         t.plan = Plan::ChannelTiles;
     } else if (spec.dims == 1) {
@@ -167,17 +183,6 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {16, 8, 6, 4, 3, 2});
         }
         t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
-        // Small weights stay in cache across every channel block: hand out a row chunk's
-        // channel blocks one after another so its input rows are reused while hot. Large
-        // weights: a channel block's row chunks one after another, its weights hot.
-        // Groups: channel blocks outermost whatever the weights, so each thread's share of
-        // the tasks reads the input channels of its own groups, the ones its share of the
-        // padded image's channels filled (the pool hands both loops out in the same
-        // contiguous halves): resnext_grouped_3x3 on 2 threads 0.19 ms, from 0.24 ms, and
-        // from 0.50 ms while the host keeps the two vCPUs far apart; 1 thread 1-2% faster.
-        const int64_t weight_bytes = int64_t(4) * spec.out_channels * spec.in_channels_per_group() *
-                                     spec.kernel_size[0] * spec.kernel_size[1];
-        t.channels_inner = spec.groups == 1 && weight_bytes <= 256 * 1024;
     }
     return t;
 }
@@ -221,6 +226,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
         t.channel_tile = tile;
         t.pixels = knobs.get("pixels", t.pixels);
         t.task_pixels = knobs.get("task_pixels", t.task_pixels);
+        t.channels_inner = knobs.get("channels_inner", t.channels_inner ? 1 : 0) != 0;
         t.reduction_split = knobs.get("reduction_split", 0);
         const bool zero_padded = spec.padding_mode == PaddingMode::Zeros && has_padding(spec);
         // Measured on AVX-512 (bench/RESULTS.md); AVX2's 16 registers would not hold 14
@@ -244,6 +250,7 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
                            std::to_string(spec.out_channels_per_group()) + " output channels of a group");
             }
             t.channel_block = block;
+            if (t.plan == Plan::Conv2d) t.channels_inner = knobs.get("channels_inner", t.channels_inner ? 1 : 0) != 0;
         }
         const int grain = knobs.get("grain", 0);
         if (grain > 0) t.row_tiles_per_task = t.channels_per_task = t.tiles_per_task = grain;
@@ -554,7 +561,8 @@ void schedule_staged_tiles(Func sum, const RDom &r, const ConvPipeline &p, const
 }
 
 // ChannelTiles. Loop nest of the output, innermost first:
-//   output: x (vectorized), rows, channels | task = (row chunk, channel tile) | [n]
+//   output: x (vectorized), rows, channels | task = (row chunk, channel tile), either
+//           varying fastest (channels_inner) | [n]
 // with the sums' tiles staged per task (schedule_staged_tiles). `stage` holds one task's
 // results with pixels innermost, so output stores dense rows of NCHW; the transposition
 // costs one move per output, against C_in*kH*kW/lanes FMAs per output in the sum.
@@ -570,25 +578,46 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
     const Expr height = output.output_buffer().dim(1).extent();
     const Expr chunks = max(1, (height * p.output_width + task_pixels - 1) / task_pixels);
     output.split(p.c, co, ci, t.channel_tile, TailStrategy::GuardWithIf)
-        .split(p.y, chunk, p.y, (height + chunks - 1) / chunks, TailStrategy::GuardWithIf)
-        .reorder(p.x, p.y, ci, chunk, co, p.n);
-    if (per_image) {
-        output.fuse(chunk, co, task);
-    } else {
-        Var chunk_co("chunk_co");
-        output.fuse(chunk, co, chunk_co).fuse(chunk_co, p.n, task);
+        .split(p.y, chunk, p.y, (height + chunks - 1) / chunks, TailStrategy::GuardWithIf);
+    // The tasks in either order: the inner of the two loops is fused first, so it varies
+    // fastest across tasks.
+    auto order_tasks = [&](Stage s, bool channels_inner) {
+        const Var &inner = channels_inner ? co : chunk, &outer = channels_inner ? chunk : co;
+        s.reorder(p.x, p.y, ci, inner, outer, p.n);
+        if (per_image) {
+            s.fuse(inner, outer, task);
+        } else {
+            Var chunk_co("chunk_co");
+            s.fuse(inner, outer, chunk_co).fuse(chunk_co, p.n, task);
+        }
+        s.parallel(task);
+    };
+    // Flat pixels where the output reads conv (rows of at least a vector shift their last
+    // one inwards); rows of skipped taps where it reads second_sum, their ragged vector (7,
+    // 14, 28 or 56 wide on 16 lanes) stored through a mask.
+    auto order_flat_pixels = [&](Stage s, bool channels_inner) {
+        order_tasks(s, channels_inner);
+        s.specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
+    };
+    Stage flat_pixels = p.second_sum.defined() ? output.specialize(p.reads_conv) : Stage(output);
+    if (t.channels_inner) {
+        // A row chunk's channel tiles one after another only where the input an image reads
+        // outgrows L2 (U-Net's 64 x 128 x 128: 1.06x on 1 thread, 1.10x on 2): on smaller
+        // ones the other order measured up to 1.09x faster on 2 threads while the host
+        // kept the vCPUs far apart (28x28). (Rows of skipped taps, at most 56 wide, keep
+        // one order: each order is one more copy of their unrolled tiles.)
+        const AxisParams ax = p.spec.axis_x(), ay = p.spec.axis_y();
+        const Expr image_bytes = cast<int64_t>(4 * p.spec.in_channels * ax.stride * ay.stride) * height * p.output_width;
+        Stage large = flat_pixels.specialize(image_bytes > Expr(kL2Bytes));
+        order_tasks(large, /*channels_inner=*/true);
+        large.vectorize(p.x, vw, TailStrategy::GuardWithIf);
     }
-    output.parallel(task);
+    order_flat_pixels(flat_pixels, /*channels_inner=*/false);
     if (p.second_sum.defined()) {
-        // Flat pixels where the output reads conv; rows of skipped taps where it reads
-        // second_sum, their ragged vector (7, 14, 28 or 56 wide on 16 lanes) stored through
-        // a mask.
-        output.specialize(p.reads_conv).specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
+        order_tasks(output, /*channels_inner=*/false);
         output.vectorize(p.x, vw, TailStrategy::GuardWithIf);
-        schedule_staged_tiles(p.second_sum, p.second_r, p, t, task, /*rows=*/true);
-    } else {
-        output.specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
     }
+    if (p.second_sum.defined()) schedule_staged_tiles(p.second_sum, p.second_r, p, t, task, /*rows=*/true);
     schedule_staged_tiles(p.conv, p.r, p, t, task, /*rows=*/false);
 
     if (per_image) {
@@ -614,13 +643,14 @@ std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &ta
     }
     std::vector<std::string> names = {"vectorize", "vector_width", "unroll_kx", "padded_at"};
     if (t.plan == Plan::ChannelTiles) {
-        names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split"});
+        names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split", "channels_inner"});
         if (spec.padding_mode == PaddingMode::Zeros) names.push_back("skip_taps");
     } else {
         names.insert(names.end(), {"x_vectors", "grain", "x_tail"});
         if (spec.dims == 2) names.push_back("rows");
         if (uses_padded_planes(spec, t)) names.push_back("narrow_rows");
         if (t.plan != Plan::Depthwise2d) names.push_back("channel_block");
+        if (t.plan == Plan::Conv2d) names.push_back("channels_inner");
     }
     return names;
 }

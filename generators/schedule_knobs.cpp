@@ -21,6 +21,9 @@ const std::vector<KnobInfo> &schedule_knobs() {
          "CPU, channel tiles with zero padding: outputs 7, 14, 28 or 56 wide in tiles along a row that read the "
          "input itself and skip the taps in the padding (1; AVX-512's default), or all in runs of flat pixels over "
          "a zero-padded copy (0)"},
+        {"channels_inner", 0, 1, {},
+         "CPU, channel tiles and 2-D vectors along x: consecutive tasks are one row chunk's channel tiles (1; the "
+         "default for weights up to 256 KB without groups) or one channel tile's row chunks (0)"},
         {"x_vectors", 1, 8, {}, "CPU, vectors along x: vectors of output width per register tile"},
         {"rows", 1, 8, {}, "CPU, vectors along x (2-D): output rows per register tile"},
         {"narrow_rows", 1, 8, {},
