@@ -110,7 +110,8 @@ struct ConvPipeline {
     Halide::Func second_sum{"second_sum"};
     Halide::RDom second_r;  // second_sum's reduction when it differs from `r`
     // PaddedPlanes domain: planes(q, ci, n), the padded input's rows end to end, `pitch`
-    // (the padded width) apart, in zeros: q = y * pitch + x, counted from the padding's top
+    // apart (the padded width; for planes at most `narrow_width` wide, the widest such
+    // padded row, a constant), in zeros: q = y * pitch + x, counted from the padding's top
     // left. Its update copies in the input (zero padding: over the input's pixels) or the
     // whole padded plane (other modes).
     Halide::Func planes{"planes"};
@@ -126,7 +127,7 @@ struct ConvPipeline {
 /// The algorithm. Also declares what is known at build time about the buffers (channel
 /// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
 /// `narrow_width`, for PaddedPlanes: planes whose outputs are at most this wide are summed
-/// by `second_sum` (0: none are). `skipped_tap_widths`, for FlatPixels with zero padding:
+/// by `second_sum` (0: none are), their rows at a constant pitch. `skipped_tap_widths`, for FlatPixels with zero padding:
 /// outputs exactly one of these wide are summed by `second_sum`, skipping padding taps.
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
                          ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {},

@@ -168,6 +168,12 @@ TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a 
         {"Conv2d(5, 5, 3, stride=(2, 1), padding=(0, 2), groups=5, bias=False)", {1, 5, 10, 33}},
         {"Conv2d(2, 2, 3, padding=2, groups=2, padding_mode='reflect')", {3, 2, 3, 40}},
         {"Conv2d(4, 4, 5, groups=4)", {1, 4, 6, 17}},
+        // Either side of the narrowest plane whose padded rows overflow one vector (they
+        // lie at a constant pitch below it), in the padding modes that copy whole rows.
+        {"Conv2d(2, 2, 3, padding=1, groups=2, padding_mode='reflect')", {1, 2, 9, 14}},
+        {"Conv2d(2, 2, 3, padding=1, groups=2)", {1, 2, 9, 15}},
+        {"Conv2d(2, 2, 3, padding=1, groups=2, bias=False) -> ReLU()", {1, 2, 6, 16}},
+        {"Conv2d(3, 3, 3, dilation=2, padding=2, groups=3, padding_mode='replicate')", {1, 3, 8, 12}},
     };
     check_layers(cases, /*seed=*/23);
     if (JitKernel::default_target().has_feature(Halide::Target::AVX2)) {
