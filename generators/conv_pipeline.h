@@ -75,9 +75,9 @@ struct ConvPipeline {
     // layer has no padding).
     // For Conv2d with zero padding (fills_then_copies_padding) padded is zero-filled and
     // then the input is copied over `interior`; a schedule computes it whole planes at a
-    // time (its update writes every input pixel of a plane).
+    // time (its updates write every input pixel of a plane).
     Halide::Func padded{"padded"};
-    Halide::RDom interior;
+    std::vector<Halide::RDom> interior;  // one per update (see whole_vector_copies)
     // What conv reads from. Spatial domain, stride s > 1 along x: `phases`, padded split
     // into s interleaved phases, phases(u, ph, y, ci, n) = padded(u*s + ph, ...), so the
     // strided reads of a vector of outputs become dense loads from one phase. Otherwise
@@ -115,7 +115,7 @@ struct ConvPipeline {
     // left. Its update copies in the input (zero padding: over the input's pixels) or the
     // whole padded plane (other modes).
     Halide::Func planes{"planes"};
-    Halide::RDom plane_copy;
+    std::vector<Halide::RDom> plane_copy;  // one per update (see whole_vector_copies)
     Halide::Expr pitch;
     Halide::Func conv_input;
     Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
@@ -129,9 +129,12 @@ struct ConvPipeline {
 /// `narrow_width`, for PaddedPlanes: planes whose outputs are at most this wide are summed
 /// by `second_sum` (0: none are), their rows at a constant pitch. `skipped_tap_widths`, for FlatPixels with zero padding:
 /// outputs exactly one of these wide are summed by `second_sum`, skipping padding taps.
+/// `whole_vector_copies`: copies of rows into `padded` and `planes` store whole vectors of
+/// this many lanes where a row holds one (0: the last vector of a row through a mask).
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
                          ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {},
-                         int narrow_width = 0, const std::vector<int> &skipped_tap_widths = {});
+                         int narrow_width = 0, const std::vector<int> &skipped_tap_widths = {},
+                         int whole_vector_copies = 0);
 
 /// Whether any axis of the layer is padded.
 bool has_padding(const ConvSpec &spec);
@@ -141,7 +144,7 @@ bool has_padding(const ConvSpec &spec);
 bool reads_through_boundary(const ConvSpec &spec, ConvDomain domain);
 
 /// Whether `padded` is defined as a zero fill and a copy of the input (Conv2d, zero
-/// padding, read through the padding): then it has an update over ConvPipeline::interior.
+/// padding, read through the padding): then it has updates over ConvPipeline::interior.
 bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadding zero_padding);
 
 /// The pipeline for a CPU target: define_conv over the domain the CPU schedule wants for

@@ -329,9 +329,11 @@ void materialize_padded(ConvPipeline &p, LoopLevel at, int vector_width, bool pa
     // into a call to memset, which was 30% of mobilenet_dw_14 (14x14 planes; 1.27x faster
     // with vector stores).
     p.padded.reorder(xi, p.y, xo);
-    Stage copy = p.padded.update();
-    copy.vectorize(p.interior.x, vector_width, TailStrategy::GuardWithIf);
-    if (parallel_channels) copy.parallel(p.c);
+    for (size_t u = 0; u < p.interior.size(); u++) {
+        Stage copy = p.padded.update(u);
+        copy.vectorize(p.interior[u].x, vector_width, TailStrategy::GuardWithIf);
+        if (parallel_channels) copy.parallel(p.c);
+    }
 }
 
 // The loops of an x-vectorized register tile of `sum` (conv or second_sum), in its
@@ -417,8 +419,10 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
             .reorder(qi, p.c, qo);
         // The copy's lanes write distinct columns of one row, which Halide's race check
         // cannot prove through the run-time pitch.
-        p.planes.update().allow_race_conditions().vectorize(p.plane_copy.x, t.vector_width,
-                                                            TailStrategy::GuardWithIf);
+        for (size_t u = 0; u < p.plane_copy.size(); u++) {
+            p.planes.update(u).allow_race_conditions().vectorize(p.plane_copy[u].x, t.vector_width,
+                                                                 TailStrategy::GuardWithIf);
+        }
     } else if (p.conv_input.name() == p.padded.name()) {
         materialize_padded(p, at, t.vector_width, per_image);
     } else {
@@ -669,12 +673,15 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     // A padded input read in place must be defined by its boundary condition alone.
     const ZeroPadding zero_padding = t.padded_at == CpuTiling::PaddedAt::Inline ? ZeroPadding::BoundaryCondition
                                                                                 : ZeroPadding::FillThenCopy;
+    // Copies of the input into padded planes store whole vectors where masked stores are slow.
+    const int whole_vector_copies = t.cheap_masked_stores ? 0 : t.vector_width;
     if (t.plan == Plan::ChannelTiles) {
         std::vector<int> skipped_tap_widths;
         if (t.skip_taps) {
             for (int tiles : kRowTilesSkippingTaps) skipped_tap_widths.push_back(tiles * kRowTile);
         }
-        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding, {}, 0, skipped_tap_widths);
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding, {}, 0, skipped_tap_widths,
+                                     whole_vector_copies);
         schedule_channel_tiles(p, t);
         return p;
     }
@@ -695,11 +702,12 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
         const int narrow_width = t.narrow_rows > 0 && t.narrow_rows != t.rows
                                      ? std::max(0, t.tile_width() - (ax.kernel - 1) * ax.dilation)
                                      : 0;
-        ConvPipeline p = define_conv(spec, inputs, ConvDomain::PaddedPlanes, zero_padding, {}, narrow_width);
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::PaddedPlanes, zero_padding, {}, narrow_width, {},
+                                     whole_vector_copies);
         schedule_spatial(p, t);
         return p;
     }
-    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding);
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding, {}, 0, {}, whole_vector_copies);
     schedule_spatial(p, t);
     return p;
 }

@@ -181,6 +181,25 @@ TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a 
     }
 }
 
+TEST_CASE("copies into zero-padded planes store whole vectors where masked stores are slow", "[jit]") {
+    // AVX2 copies each input row into its padded plane as whole vectors, the last one
+    // ending at the row's end and overlapping the one before it; rows narrower than a
+    // vector go through a mask. Rows narrower than, as wide as and just wider than the
+    // 8 lanes, and ragged ones, through channel tiles (strided too) and vectors along x
+    // (groups, a stem with few input channels).
+    if (!JitKernel::default_target().has_feature(Halide::Target::AVX2)) return;
+    check_layers(
+        {
+            {"Conv2d(8, 32, 3, padding=1) -> ReLU()", {1, 8, 9, 14}},
+            {"Conv2d(8, 32, 3, padding=1)", {2, 8, 5, 7}},
+            {"Conv2d(16, 32, 3, stride=2, padding=1, bias=False)", {1, 16, 9, 17}},
+            {"Conv2d(16, 16, 3, padding=2, dilation=2, groups=4)", {1, 16, 6, 17}},
+            {"Conv2d(4, 8, 3, padding=1) -> ReLU()", {2, 4, 8, 8}},
+            {"Conv2d(4, 8, kernel_size=(1, 3), padding=(0, 1))", {1, 4, 3, 9}},
+        },
+        /*seed=*/31, Halide::Target("x86-64-linux-avx-avx2-f16c-fma-sse41"));
+}
+
 TEST_CASE("channel-tile layers: partial channel tiles, tiles across rows, groups of whole tiles", "[jit]") {
     // Conv2d layers vectorized across output channels with runs of flat pixels: C_out
     // not a multiple of the channel tile (the packed weight's zero padding is computed
