@@ -138,15 +138,15 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
 }
 
 // The columns [0, width) of `rows` rows, as the RDoms of the updates that copy them: one,
-// or, with `whole_vectors` lanes (targets whose masked stores are slow), two whose stores
-// are whole vectors where a row holds one: the vectors before the last, then the last
-// vector ending at the row's end, overlapping the one before it (a row narrower than a
-// vector is copied whole, through a mask). On AVX2, VMASKMOVPS stores of 14-wide rows' last
-// 6 columns were a quarter of mobilenet_dw_14's time (1.13x faster without).
-std::vector<RDom> row_copies(const Expr &width, const Expr &rows, int whole_vectors, const std::string &name) {
-    if (whole_vectors == 0) return {RDom(0, width, 0, rows, name)};
-    return {RDom(0, (width - 1) / whole_vectors * whole_vectors, 0, rows, name),
-            RDom(max(width - whole_vectors, 0), min(width, whole_vectors), 0, rows, name + "_last")};
+// or, given `vector_lanes` (targets whose masked stores are slow), two whose stores are
+// whole vectors where a row holds one: the vectors before the last, then the last vector
+// ending at the row's end, overlapping the one before it (a row narrower than a vector is
+// copied whole, through a mask). On AVX2, VMASKMOVPS stores of 14-wide rows' last 6
+// columns were a quarter of mobilenet_dw_14's time (1.29x faster without).
+std::vector<RDom> row_copy_domains(const Expr &width, const Expr &rows, int vector_lanes, const std::string &name) {
+    if (vector_lanes == 0) return {RDom(0, width, 0, rows, name)};
+    return {RDom(0, (width - 1) / vector_lanes * vector_lanes, 0, rows, name),
+            RDom(max(width - vector_lanes, 0), min(width, vector_lanes), 0, rows, name + "_last")};
 }
 
 // planes(q, ci, n): image n's channel ci padded as the padding mode pads it, its rows laid
@@ -154,7 +154,7 @@ std::vector<RDom> row_copies(const Expr &width, const Expr &rows, int whole_vect
 // around and past them. A zero fill, then a copy of the input (zero padding: both dense
 // stores, as for `padded`) or of the whole padded plane through the boundary condition.
 Func define_planes(ConvPipeline &p, const ConvInputs &in, const Func &input_2d, int narrow_width,
-                   int whole_vector_copies) {
+                   int copy_vector_lanes) {
     const AxisParams ax = p.spec.axis_x(), ay = p.spec.axis_y();
     const Expr width = in.input.dim(0).extent(), height = in.input.dim(1).extent();
     const Expr padded_width = width + ax.pad_begin + ax.pad_end;
@@ -170,13 +170,13 @@ Func define_planes(ConvPipeline &p, const ConvInputs &in, const Func &input_2d, 
     const Var &q = p.p, &ci = p.c, &n = p.n;
     p.planes(q, ci, n) = 0.0f;
     if (p.spec.padding_mode == PaddingMode::Zeros) {
-        p.plane_copy = row_copies(width, height, whole_vector_copies, "plane_copy");
+        p.plane_copy = row_copy_domains(width, height, copy_vector_lanes, "plane_copy");
         for (const RDom &r : p.plane_copy) {
             p.planes(r.x + ax.pad_begin + (r.y + ay.pad_begin) * pitch, ci, n) = input_2d(r.x, r.y, ci, n);
         }
     } else {
         const Expr padded_height = height + ay.pad_begin + ay.pad_end;
-        p.plane_copy = row_copies(padded_width, padded_height, whole_vector_copies, "plane_copy");
+        p.plane_copy = row_copy_domains(padded_width, padded_height, copy_vector_lanes, "plane_copy");
         for (const RDom &r : p.plane_copy) {
             p.planes(r.x + r.y * pitch, ci, n) = p.padded(r.x - ax.pad_begin, r.y - ay.pad_begin, ci, n);
         }
@@ -201,7 +201,7 @@ bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadd
 
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding,
                          const SequenceStrips &strips, int narrow_width, const std::vector<int> &skipped_tap_widths,
-                         int whole_vector_copies) {
+                         int copy_vector_lanes) {
     spec.validate();
     if (domain == ConvDomain::FlatPixels && spec.dims != 2) {
         throw Error(ErrorCode::InvalidSpec, "internal: the flat-pixel domain is for Conv2d only");
@@ -232,7 +232,8 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         // Zeros around whole planes: zero-fill, then copy the input in. The same values as
         // constant_exterior, but both steps are dense vector stores, where the boundary
         // condition's clamped reads become gathers on every vector of a narrow plane.
-        p.interior = row_copies(in.input.dim(0).extent(), in.input.dim(1).extent(), whole_vector_copies, "interior");
+        p.interior =
+            row_copy_domains(in.input.dim(0).extent(), in.input.dim(1).extent(), copy_vector_lanes, "interior");
         p.padded(x, y, c, n) = 0.0f;
         for (const RDom &r : p.interior) p.padded(r.x, r.y, c, n) = input_2d(r.x, r.y, c, n);
     } else if (reads_through_boundary(spec, domain)) {
@@ -276,7 +277,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         tap = p.padded(ox * ax.stride + r.x * ax.dilation - ax.pad_begin, row_of(oy), input_channel, n);
         point = {p.p, c, n};
     } else if (domain == ConvDomain::PaddedPlanes) {
-        p.conv_input = define_planes(p, in, input_2d, narrow_width, whole_vector_copies);
+        p.conv_input = define_planes(p, in, input_2d, narrow_width, copy_vector_lanes);
         // (Rows and columns count from the padding's top left corner.)
         tap = p.planes(x + r.x * ax.dilation + (y * ay.stride + r.y * ay.dilation) * p.pitch, input_channel, n);
         point = {x, y, c, n};

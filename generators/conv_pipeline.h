@@ -77,7 +77,7 @@ struct ConvPipeline {
     // then the input is copied over `interior`; a schedule computes it whole planes at a
     // time (its updates write every input pixel of a plane).
     Halide::Func padded{"padded"};
-    std::vector<Halide::RDom> interior;  // one per update (see whole_vector_copies)
+    std::vector<Halide::RDom> interior;  // one per update (see copy_vector_lanes)
     // What conv reads from. Spatial domain, stride s > 1 along x: `phases`, padded split
     // into s interleaved phases, phases(u, ph, y, ci, n) = padded(u*s + ph, ...), so the
     // strided reads of a vector of outputs become dense loads from one phase. Otherwise
@@ -110,12 +110,12 @@ struct ConvPipeline {
     Halide::Func second_sum{"second_sum"};
     Halide::RDom second_r;  // second_sum's reduction when it differs from `r`
     // PaddedPlanes domain: planes(q, ci, n), the padded input's rows end to end, `pitch`
-    // apart (the padded width; for planes at most `narrow_width` wide, the widest such
-    // padded row, a constant), in zeros: q = y * pitch + x, counted from the padding's top
-    // left. Its update copies in the input (zero padding: over the input's pixels) or the
-    // whole padded plane (other modes).
+    // apart (the padded width; for planes whose outputs are at most `narrow_width` wide,
+    // the widest such padded row, a constant), in zeros: q = y * pitch + x, counted from
+    // the padding's top left. Its updates copy in the input (zero padding: over the
+    // input's pixels) or the whole padded plane (other modes).
     Halide::Func planes{"planes"};
-    std::vector<Halide::RDom> plane_copy;  // one per update (see whole_vector_copies)
+    std::vector<Halide::RDom> plane_copy;  // one per update (see copy_vector_lanes)
     Halide::Expr pitch;
     Halide::Func conv_input;
     Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
@@ -127,14 +127,15 @@ struct ConvPipeline {
 /// The algorithm. Also declares what is known at build time about the buffers (channel
 /// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
 /// `narrow_width`, for PaddedPlanes: planes whose outputs are at most this wide are summed
-/// by `second_sum` (0: none are), their rows at a constant pitch. `skipped_tap_widths`, for FlatPixels with zero padding:
-/// outputs exactly one of these wide are summed by `second_sum`, skipping padding taps.
-/// `whole_vector_copies`: copies of rows into `padded` and `planes` store whole vectors of
+/// by `second_sum` (0: none are), their rows at a constant pitch. `skipped_tap_widths`,
+/// for FlatPixels with zero padding: outputs exactly one of these wide are summed by
+/// `second_sum`, skipping padding taps.
+/// `copy_vector_lanes`: copies of rows into `padded` and `planes` store whole vectors of
 /// this many lanes where a row holds one (0: the last vector of a row through a mask).
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
                          ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {},
                          int narrow_width = 0, const std::vector<int> &skipped_tap_widths = {},
-                         int whole_vector_copies = 0);
+                         int copy_vector_lanes = 0);
 
 /// Whether any axis of the layer is padded.
 bool has_padding(const ConvSpec &spec);

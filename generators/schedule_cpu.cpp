@@ -48,7 +48,7 @@ struct CpuTiling {
                                 // padded rows fit one tile (0 or `rows`: the same tile for all)
     int channel_block = 1;      // output channels per tile
     bool channels_inner = false;  // Conv2d, ChannelTiles: consecutive tasks are a row chunk's
-                                  // channel blocks (or tiles)
+                                  // channel blocks (channel tiles: where the input outgrows L2)
     int row_tiles_per_task = 4; // Conv2d
     int channels_per_task = 8;  // Depthwise2d
     int tiles_per_task = 8;     // Conv1d, Sequences: tiles along x per task
@@ -75,10 +75,10 @@ struct CpuTiling {
 // 7 to 56 wide. Each width is one more copy of the unrolled tiles' code; other widths
 // take flat pixels over a zero-padded copy.
 constexpr int kRowTile = 7;
+constexpr int kRowTilesSkippingTaps[] = {1, 2, 4, 8};
 
 // About the L2 cache of one core (1 MiB on Zen 4 and Skylake-SP).
 constexpr int64_t kL2Bytes = int64_t(1) << 20;
-constexpr int kRowTilesSkippingTaps[] = {1, 2, 4, 8};
 
 int largest_divisor(int n, std::initializer_list<int> candidates) {
     for (int c : candidates)
@@ -122,8 +122,8 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         spec.dims == 2 && spec.in_channels_per_group() >= 8 &&
         (spec.groups == 1 || spec.out_channels_per_group() % t.channel_tile == 0);
     // Small weights stay in cache across every channel block: hand out a row chunk's
-    // channel blocks one after another so its input rows are reused while hot (U-Net's
-    // 128x128 planes, whose padded image outgrows L2, 1.04x; 56x56 planes 1.02x). Large
+    // channel blocks one after another so its input rows are reused while hot (channel
+    // tiles only where an image's input outgrows L2: schedule_channel_tiles). Large
     // weights: a channel block's row chunks one after another, its weights hot. Groups:
     // channel blocks outermost whatever the weights, so each thread's share of the tasks
     // reads the input channels of its own groups, the ones its share of the padded image's
@@ -226,7 +226,6 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
         t.channel_tile = tile;
         t.pixels = knobs.get("pixels", t.pixels);
         t.task_pixels = knobs.get("task_pixels", t.task_pixels);
-        t.channels_inner = knobs.get("channels_inner", t.channels_inner ? 1 : 0) != 0;
         t.reduction_split = knobs.get("reduction_split", 0);
         const bool zero_padded = spec.padding_mode == PaddingMode::Zeros && has_padding(spec);
         // Measured on AVX-512 (bench/RESULTS.md); AVX2's 16 registers would not hold 14
@@ -250,11 +249,13 @@ CpuTiling choose_tiling(const ConvSpec &spec, const Target &target, const Schedu
                            std::to_string(spec.out_channels_per_group()) + " output channels of a group");
             }
             t.channel_block = block;
-            if (t.plan == Plan::Conv2d) t.channels_inner = knobs.get("channels_inner", t.channels_inner ? 1 : 0) != 0;
         }
         const int grain = knobs.get("grain", 0);
         if (grain > 0) t.row_tiles_per_task = t.channels_per_task = t.tiles_per_task = grain;
         t.masked_x_tail = knobs.get("x_tail", t.masked_x_tail ? "masked" : "shift") == "masked";
+    }
+    if (t.plan == Plan::ChannelTiles || t.plan == Plan::Conv2d) {
+        t.channels_inner = knobs.get("channels_inner", t.channels_inner ? 1 : 0) != 0;
     }
     t.unroll_kx = knobs.get("unroll_kx", t.unroll_kx ? 1 : 0) != 0;
     const std::string padded_at = knobs.get("padded_at", "");
@@ -319,7 +320,7 @@ void tile_output(Stage s, const ConvPipeline &p, const CpuTiling &t, TailStrateg
 
 
 // Materializes `padded` at `at`, vectorized along x (and in parallel over channels when
-// asked): both its definitions when it is a zero fill followed by a copy of the input.
+// asked): all its definitions when it is a zero fill followed by copies of the input.
 void materialize_padded(ConvPipeline &p, LoopLevel at, int vector_width, bool parallel_channels) {
     Var xo("xo"), xi("xi");
     p.padded.compute_at(at).split(p.x, xo, xi, vector_width, TailStrategy::RoundUp).vectorize(xi);
@@ -565,8 +566,9 @@ void schedule_staged_tiles(Func sum, const RDom &r, const ConvPipeline &p, const
 }
 
 // ChannelTiles. Loop nest of the output, innermost first:
-//   output: x (vectorized), rows, channels | task = (row chunk, channel tile), either
-//           varying fastest (channels_inner) | [n]
+//   output: x (vectorized), rows, channels | task = (row chunk, channel tile), the
+//           channel tile varying fastest where the image's input outgrows L2
+//           (channels_inner, chosen at run time) | [n]
 // with the sums' tiles staged per task (schedule_staged_tiles). `stage` holds one task's
 // results with pixels innermost, so output stores dense rows of NCHW; the transposition
 // costs one move per output, against C_in*kH*kW/lanes FMAs per output in the sum.
@@ -596,32 +598,39 @@ void schedule_channel_tiles(ConvPipeline &p, const CpuTiling &t) {
         }
         s.parallel(task);
     };
-    // Flat pixels where the output reads conv (rows of at least a vector shift their last
-    // one inwards); rows of skipped taps where it reads second_sum, their ragged vector (7,
-    // 14, 28 or 56 wide on 16 lanes) stored through a mask.
-    auto order_flat_pixels = [&](Stage s, bool channels_inner) {
-        order_tasks(s, channels_inner);
-        s.specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
+    // Flat pixels where the output reads conv: rows of at least a vector shift their last
+    // one inwards, narrower ones stay scalar (where masked stores are cheap, big images
+    // store a row's last vector through a mask: one copy of the nest fewer to compile).
+    auto vectorize_flat_pixels = [&](Stage s, bool masked_tail) {
+        if (masked_tail) {
+            s.vectorize(p.x, vw, TailStrategy::GuardWithIf);
+        } else {
+            s.specialize(p.output_width >= vw).vectorize(p.x, vw, TailStrategy::ShiftInwards);
+        }
     };
     Stage flat_pixels = p.second_sum.defined() ? output.specialize(p.reads_conv) : Stage(output);
     if (t.channels_inner) {
         // A row chunk's channel tiles one after another only where the input an image reads
-        // outgrows L2 (U-Net's 64 x 128 x 128: 1.06x on 1 thread, 1.10x on 2): on smaller
-        // ones the other order measured up to 1.09x faster on 2 threads while the host
-        // kept the vCPUs far apart (28x28). (Rows of skipped taps, at most 56 wide, keep
-        // one order: each order is one more copy of their unrolled tiles.)
+        // outgrows L2 (U-Net's 64 x 128 x 128: 1.03-1.06x on 1 thread, 1.10x on 2): on
+        // smaller ones the other order measured up to 1.09x faster on 2 threads while the
+        // host kept the vCPUs far apart (28x28). (Rows of skipped taps, at most 56 wide,
+        // keep one order: each order is one more copy of their unrolled tiles.)
         const AxisParams ax = p.spec.axis_x(), ay = p.spec.axis_y();
-        const Expr image_bytes = cast<int64_t>(4 * p.spec.in_channels * ax.stride * ay.stride) * height * p.output_width;
-        Stage large = flat_pixels.specialize(image_bytes > Expr(kL2Bytes));
-        order_tasks(large, /*channels_inner=*/true);
-        large.vectorize(p.x, vw, TailStrategy::GuardWithIf);
+        const Expr image_bytes =
+            cast<int64_t>(4 * p.spec.in_channels * ax.stride * ay.stride) * height * p.output_width;
+        Stage outgrows_l2 = flat_pixels.specialize(image_bytes > Expr(kL2Bytes));
+        order_tasks(outgrows_l2, /*channels_inner=*/true);
+        vectorize_flat_pixels(outgrows_l2, /*masked_tail=*/t.cheap_masked_stores);
     }
-    order_flat_pixels(flat_pixels, /*channels_inner=*/false);
+    order_tasks(flat_pixels, /*channels_inner=*/false);
+    vectorize_flat_pixels(flat_pixels, /*masked_tail=*/false);
     if (p.second_sum.defined()) {
+        // Rows of skipped taps where the output reads second_sum, their ragged vector (7,
+        // 14, 28 or 56 wide on 16 lanes) stored through a mask.
         order_tasks(output, /*channels_inner=*/false);
         output.vectorize(p.x, vw, TailStrategy::GuardWithIf);
+        schedule_staged_tiles(p.second_sum, p.second_r, p, t, task, /*rows=*/true);
     }
-    if (p.second_sum.defined()) schedule_staged_tiles(p.second_sum, p.second_r, p, t, task, /*rows=*/true);
     schedule_staged_tiles(p.conv, p.r, p, t, task, /*rows=*/false);
 
     if (per_image) {
@@ -674,14 +683,14 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     const ZeroPadding zero_padding = t.padded_at == CpuTiling::PaddedAt::Inline ? ZeroPadding::BoundaryCondition
                                                                                 : ZeroPadding::FillThenCopy;
     // Copies of the input into padded planes store whole vectors where masked stores are slow.
-    const int whole_vector_copies = t.cheap_masked_stores ? 0 : t.vector_width;
+    const int copy_vector_lanes = t.cheap_masked_stores || t.vector_width == 1 ? 0 : t.vector_width;
     if (t.plan == Plan::ChannelTiles) {
         std::vector<int> skipped_tap_widths;
         if (t.skip_taps) {
             for (int tiles : kRowTilesSkippingTaps) skipped_tap_widths.push_back(tiles * kRowTile);
         }
         ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding, {}, 0, skipped_tap_widths,
-                                     whole_vector_copies);
+                                     copy_vector_lanes);
         schedule_channel_tiles(p, t);
         return p;
     }
@@ -703,11 +712,11 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
                                      ? std::max(0, t.tile_width() - (ax.kernel - 1) * ax.dilation)
                                      : 0;
         ConvPipeline p = define_conv(spec, inputs, ConvDomain::PaddedPlanes, zero_padding, {}, narrow_width, {},
-                                     whole_vector_copies);
+                                     copy_vector_lanes);
         schedule_spatial(p, t);
         return p;
     }
-    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding, {}, 0, {}, whole_vector_copies);
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding, {}, 0, {}, copy_vector_lanes);
     schedule_spatial(p, t);
     return p;
 }

@@ -22,12 +22,14 @@ const std::vector<KnobInfo> &schedule_knobs() {
          "input itself and skip the taps in the padding (1; AVX-512's default), or all in runs of flat pixels over "
          "a zero-padded copy (0)"},
         {"channels_inner", 0, 1, {},
-         "CPU, channel tiles and 2-D vectors along x: consecutive tasks are one row chunk's channel tiles (1; the "
-         "default for weights up to 256 KB without groups) or one channel tile's row chunks (0)"},
+         "CPU, channel tiles and Conv2d vectors along x: consecutive tasks are one row chunk's channel tiles (1; "
+         "for channel tiles only where an image's input outgrows 1 MiB; the default for weights up to 256 KB "
+         "without groups) or one channel tile's row chunks (0)"},
         {"x_vectors", 1, 8, {}, "CPU, vectors along x: vectors of output width per register tile"},
         {"rows", 1, 8, {}, "CPU, vectors along x (2-D): output rows per register tile"},
         {"narrow_rows", 1, 8, {},
-         "CPU, depthwise with stride 1 along x: output rows per register tile on planes at most one tile wide"},
+         "CPU, depthwise with stride 1 along x: output rows per register tile on planes whose padded rows fit one "
+         "tile"},
         {"channel_block", 1, 16, {}, "CPU, vectors along x: output channels per register tile"},
         {"grain", 1, 1024, {}, "CPU, vectors along x: register tiles per parallel task"},
         {"x_tail", 0, 0, {"shift", "masked"},

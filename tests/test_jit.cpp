@@ -168,8 +168,9 @@ TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a 
         {"Conv2d(5, 5, 3, stride=(2, 1), padding=(0, 2), groups=5, bias=False)", {1, 5, 10, 33}},
         {"Conv2d(2, 2, 3, padding=2, groups=2, padding_mode='reflect')", {3, 2, 3, 40}},
         {"Conv2d(4, 4, 5, groups=4)", {1, 4, 6, 17}},
-        // Either side of the narrowest plane whose padded rows overflow one vector (they
-        // lie at a constant pitch below it), in the padding modes that copy whole rows.
+        // On AVX-512, either side of the narrowest plane whose padded rows overflow one
+        // vector (narrower ones lie at a constant pitch), zero padding and modes that copy
+        // whole padded rows, with dilation.
         {"Conv2d(2, 2, 3, padding=1, groups=2, padding_mode='reflect')", {1, 2, 9, 14}},
         {"Conv2d(2, 2, 3, padding=1, groups=2)", {1, 2, 9, 15}},
         {"Conv2d(2, 2, 3, padding=1, groups=2, bias=False) -> ReLU()", {1, 2, 6, 16}},
@@ -181,7 +182,21 @@ TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a 
     }
 }
 
-TEST_CASE("copies into zero-padded planes store whole vectors where masked stores are slow", "[jit]") {
+TEST_CASE("channel tiles whose image's input outgrows L2 take a row chunk's tiles together", "[jit]") {
+    // Over 1 MiB of input per image (16 channels of 130x130), with small weights, a run-time
+    // specialization orders the tasks channel tiles first; ragged rows, zero padding and
+    // reflect, and on AVX2, where that path shifts a row's last vector inwards.
+    const std::initializer_list<LayerCase> cases = {
+        {"Conv2d(16, 32, 3, padding=1) -> ReLU()", {1, 16, 130, 130}},
+        {"Conv2d(16, 40, 3, padding=1, padding_mode='reflect', bias=False)", {1, 16, 131, 127}},
+    };
+    check_layers(cases, /*seed=*/37);
+    if (JitKernel::default_target().has_feature(Halide::Target::AVX2)) {
+        check_layers(cases, /*seed=*/37, Halide::Target("x86-64-linux-avx-avx2-f16c-fma-sse41"));
+    }
+}
+
+TEST_CASE("copies into padded planes store whole vectors where masked stores are slow", "[jit]") {
     // AVX2 copies each input row into its padded plane as whole vectors, the last one
     // ending at the row's end and overlapping the one before it; rows narrower than a
     // vector go through a mask. Rows narrower than, as wide as and just wider than the

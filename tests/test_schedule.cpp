@@ -49,9 +49,12 @@ TEST_CASE("every CPU knob gives a schedule that computes the same layer", "[jit]
                               "reduction_split=5", "padded_at=task", "padded_at=inline", "unroll_kx=0",
                               "vectorize=x", "vectorize=x,rows=3,x_vectors=1,channel_block=5,grain=2",
                               "vectorize=x,padded_at=inline", "vector_width=4,channel_tile=8,pixels=5",
-                              "vectorize=x,x_tail=masked", "vectorize=x,x_tail=masked,x_vectors=3"}) {
+                              "vectorize=x,x_tail=masked", "vectorize=x,x_tail=masked,x_vectors=3",
+                              "channels_inner=0", "vectorize=x,channels_inner=0"}) {
         check_schedule(conv, knobs, {2, 16, 11, 23});
     }
+    // An input over 1 MiB: channel tiles hand out a row chunk's tiles one after another.
+    for (const char *knobs : {"channels_inner=1", "padded_at=task"}) check_schedule(conv, knobs, {1, 16, 130, 130});
     // Rows narrower than one tile, and a ragged last tile: stored through a mask.
     check_schedule(conv, "vectorize=x,x_tail=masked,vector_width=8,x_vectors=2", {1, 16, 5, 9});
     const std::string depthwise = "Conv2d(8, 8, kernel_size=3, padding=1, groups=8, padding_mode='reflect')";
@@ -60,7 +63,8 @@ TEST_CASE("every CPU knob gives a schedule that computes the same layer", "[jit]
         check_schedule(depthwise, knobs, {1, 8, 9, 30});
     }
     check_schedule(depthwise, "vector_width=8,x_vectors=2", {1, 8, 5, 7});  // one masked tile per row
-    // Planes at most one tile wide take their own tile height, taller or shorter than the plane.
+    // Planes whose padded rows fit one tile take their own tile height, taller or shorter
+    // than the plane.
     for (const char *knobs : {"narrow_rows=5", "narrow_rows=3,rows=3", "narrow_rows=8,grain=5"}) {
         check_schedule(depthwise, knobs, {2, 8, 9, 12});
     }

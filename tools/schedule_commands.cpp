@@ -144,27 +144,38 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-// Every value `convgen tune` tries for a knob: around the defaults, within the ranges
-// schedule_knobs() allows.
+// The values `convgen tune` tries for knobs with wide ranges: around the defaults, within
+// the ranges schedule_knobs() allows. Other knobs take every value they allow.
 const std::map<std::string, std::vector<std::string>> &tuning_space() {
     static const std::map<std::string, std::vector<std::string>> space = {
-        {"vectorize", {"channels", "x"}},
         {"vector_width", {"4", "8", "16"}},
         {"channel_tile", {"8", "16", "32"}},
         {"pixels", {"3", "4", "5", "6", "7", "8", "10", "12", "14"}},
         {"task_pixels", {"64", "128", "256", "512", "1024", "4096"}},
         {"reduction_split", {"4", "8", "16", "32"}},
-        {"skip_taps", {"0", "1"}},
         {"x_vectors", {"1", "2", "3", "4", "5", "6", "8"}},
         {"rows", {"1", "2", "3", "4", "6", "7", "8"}},
         {"narrow_rows", {"2", "3", "4", "5", "6", "7", "8"}},
         {"channel_block", {"1", "2", "3", "4", "6", "8"}},
         {"grain", {"1", "2", "4", "8", "16", "32"}},
-        {"unroll_kx", {"0", "1"}},
-        {"x_tail", {"shift", "masked"}},
-        {"padded_at", {"image", "task", "inline"}},
     };
     return space;
+}
+
+// Every value `convgen tune` tries for a knob: tuning_space()'s, or all the knob allows
+// (its words, or a short range of integers).
+std::vector<std::string> values_to_try(const std::string &name) {
+    const auto chosen = tuning_space().find(name);
+    if (chosen != tuning_space().end()) return chosen->second;
+    for (const KnobInfo &knob : schedule_knobs()) {
+        if (name != knob.name) continue;
+        if (!knob.choices.empty()) return knob.choices;
+        if (knob.max - knob.min > 8) break;
+        std::vector<std::string> values;
+        for (int v = knob.min; v <= knob.max; v++) values.push_back(std::to_string(v));
+        return values;
+    }
+    throw Error(ErrorCode::InvalidSpec, "internal: convgen tune has no values to try for knob '" + name + "'");
 }
 
 // Knobs that share one register tile, so that a better tile often changes them together
@@ -206,11 +217,7 @@ std::vector<ScheduleKnobs> neighbours_of(const ScheduleKnobs &best, const Experi
             std::vector<ScheduleKnobs> extended;
             for (const ScheduleKnobs &knobs : combinations) {
                 extended.push_back(knobs);
-                const auto space = tuning_space().find(name);
-                if (space == tuning_space().end()) {
-                    throw Error(ErrorCode::InvalidSpec, "internal: convgen tune has no values to try for knob '" + name + "'");
-                }
-                for (const std::string &value : space->second) {
+                for (const std::string &value : values_to_try(name)) {
                     if (value == value_in(best, name)) continue;
                     ScheduleKnobs next = knobs;
                     next.values[name] = value;
