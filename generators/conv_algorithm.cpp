@@ -199,9 +199,9 @@ bool fills_then_copies_padding(const ConvSpec &spec, ConvDomain domain, ZeroPadd
            spec.padding_mode == PaddingMode::Zeros && !phases && domain != ConvDomain::PaddedPlanes;
 }
 
-ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, ZeroPadding zero_padding,
-                         const SequenceStrips &strips, int narrow_width, const std::vector<int> &skipped_tap_widths,
-                         int copy_vector_lanes) {
+ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain domain, const DefineOptions &options) {
+    const SequenceStrips &strips = options.strips;
+    const std::vector<int> &skipped_tap_widths = options.skipped_tap_widths;
     spec.validate();
     if (domain == ConvDomain::FlatPixels && spec.dims != 2) {
         throw Error(ErrorCode::InvalidSpec, "internal: the flat-pixel domain is for Conv2d only");
@@ -228,12 +228,12 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     // Tiles may run past the last output (a ragged last tile is computed whole), so
     // they read through the boundary condition, defined everywhere; only flat-pixel tiles
     // clamp their pixels instead and read the input itself when nothing is padded.
-    if (fills_then_copies_padding(spec, domain, zero_padding)) {
+    if (fills_then_copies_padding(spec, domain, options.zero_padding)) {
         // Zeros around whole planes: zero-fill, then copy the input in. The same values as
         // constant_exterior, but both steps are dense vector stores, where the boundary
         // condition's clamped reads become gathers on every vector of a narrow plane.
         p.interior =
-            row_copy_domains(in.input.dim(0).extent(), in.input.dim(1).extent(), copy_vector_lanes, "interior");
+            row_copy_domains(in.input.dim(0).extent(), in.input.dim(1).extent(), options.copy_vector_lanes, "interior");
         p.padded(x, y, c, n) = 0.0f;
         for (const RDom &r : p.interior) p.padded(r.x, r.y, c, n) = input_2d(r.x, r.y, c, n);
     } else if (reads_through_boundary(spec, domain)) {
@@ -277,7 +277,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         tap = p.padded(ox * ax.stride + r.x * ax.dilation - ax.pad_begin, row_of(oy), input_channel, n);
         point = {p.p, c, n};
     } else if (domain == ConvDomain::PaddedPlanes) {
-        p.conv_input = define_planes(p, in, input_2d, narrow_width, copy_vector_lanes);
+        p.conv_input = define_planes(p, in, input_2d, options.narrow_width, options.copy_vector_lanes);
         // (Rows and columns count from the padding's top left corner.)
         tap = p.planes(x + r.x * ax.dilation + (y * ay.stride + r.y * ay.dilation) * p.pitch, input_channel, n);
         point = {x, y, c, n};
@@ -334,7 +334,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         const Expr position = sequence_position(layout, S, x, n), strip = sequence_strip(layout, strips, S, x, n);
         define_sum(p.second_sum, point, r, tap);
         result = select(single, p.conv(position, c, strip), p.second_sum(position, c, strip));
-    } else if (domain == ConvDomain::PaddedPlanes && narrow_width > 0) {
+    } else if (domain == ConvDomain::PaddedPlanes && options.narrow_width > 0) {
         define_sum(p.second_sum, point, r, tap);
         result = select(p.reads_conv, p.conv(x, y, c, n), p.second_sum(x, y, c, n));
     } else {

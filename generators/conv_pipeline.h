@@ -124,18 +124,26 @@ struct ConvPipeline {
     Halide::Expr output_width;      // W_out, from the input's width (PyTorch's formula)
 };
 
+/// What a schedule asks of the algorithm beyond the domain: how the input is padded and
+/// copied, and which outputs a second sum covers.
+struct DefineOptions {
+    ZeroPadding zero_padding = ZeroPadding::FillThenCopy;
+    SequenceStrips strips;  // Sequences
+    // PaddedPlanes: planes whose outputs are at most this wide are summed by `second_sum`
+    // (0: none are), their rows at a constant pitch.
+    int narrow_width = 0;
+    // FlatPixels with zero padding: outputs exactly one of these wide are summed by
+    // `second_sum`, skipping padding taps.
+    std::vector<int> skipped_tap_widths;
+    // Copies of rows into `padded` and `planes` store whole vectors of this many lanes
+    // where a row holds one (0: the last vector of a row through a mask).
+    int copy_vector_lanes = 0;
+};
+
 /// The algorithm. Also declares what is known at build time about the buffers (channel
 /// counts, the packed weight's layout, unit stride on x) so the schedule can rely on it.
-/// `narrow_width`, for PaddedPlanes: planes whose outputs are at most this wide are summed
-/// by `second_sum` (0: none are), their rows at a constant pitch. `skipped_tap_widths`,
-/// for FlatPixels with zero padding: outputs exactly one of these wide are summed by
-/// `second_sum`, skipping padding taps.
-/// `copy_vector_lanes`: copies of rows into `padded` and `planes` store whole vectors of
-/// this many lanes where a row holds one (0: the last vector of a row through a mask).
 ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &inputs, ConvDomain domain,
-                         ZeroPadding zero_padding = ZeroPadding::FillThenCopy, const SequenceStrips &strips = {},
-                         int narrow_width = 0, const std::vector<int> &skipped_tap_widths = {},
-                         int copy_vector_lanes = 0);
+                         const DefineOptions &options = {});
 
 /// Whether any axis of the layer is padded.
 bool has_padding(const ConvSpec &spec);

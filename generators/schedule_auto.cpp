@@ -48,7 +48,9 @@ ConvPipeline scheduled_pipeline(const ConvSpec &spec, const ConvInputs &inputs, 
         return target.has_gpu_feature() ? gpu_pipeline(spec, inputs, target, knobs)
                                         : cpu_pipeline(spec, inputs, target, knobs);
     }
-    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, ZeroPadding::BoundaryCondition);
+    DefineOptions options;
+    options.zero_padding = ZeroPadding::BoundaryCondition;  // the autoscheduler chooses what to materialize
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, options);
     // Autoschedulers plan for estimated sizes: every input's and the output's.
     const std::vector<int64_t> out_shape = spec.output_shape(estimate_shape);
     const int rank = spec.dims + 2;

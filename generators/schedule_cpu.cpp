@@ -656,15 +656,15 @@ std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &ta
     }
     std::vector<std::string> names = {"vectorize", "vector_width", "unroll_kx", "padded_at"};
     if (t.plan == Plan::ChannelTiles) {
-        names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split", "channels_inner"});
+        names.insert(names.end(), {"channel_tile", "pixels", "task_pixels", "reduction_split"});
         if (spec.padding_mode == PaddingMode::Zeros) names.push_back("skip_taps");
     } else {
         names.insert(names.end(), {"x_vectors", "grain", "x_tail"});
         if (spec.dims == 2) names.push_back("rows");
         if (uses_padded_planes(spec, t)) names.push_back("narrow_rows");
         if (t.plan != Plan::Depthwise2d) names.push_back("channel_block");
-        if (t.plan == Plan::Conv2d) names.push_back("channels_inner");
     }
+    if (t.plan == Plan::ChannelTiles || t.plan == Plan::Conv2d) names.push_back("channels_inner");
     return names;
 }
 
@@ -679,27 +679,24 @@ bool cpu_register_tile_fits(const ConvSpec &spec, const Target &target, const Sc
 ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,
                           const ScheduleKnobs &knobs) {
     const CpuTiling t = choose_tiling(spec, target, knobs);
+    DefineOptions options;
     // A padded input read in place must be defined by its boundary condition alone.
-    const ZeroPadding zero_padding = t.padded_at == CpuTiling::PaddedAt::Inline ? ZeroPadding::BoundaryCondition
-                                                                                : ZeroPadding::FillThenCopy;
+    if (t.padded_at == CpuTiling::PaddedAt::Inline) options.zero_padding = ZeroPadding::BoundaryCondition;
     // Copies of the input into padded planes store whole vectors where masked stores are slow.
-    const int copy_vector_lanes = t.cheap_masked_stores || t.vector_width == 1 ? 0 : t.vector_width;
+    if (!t.cheap_masked_stores && t.vector_width > 1) options.copy_vector_lanes = t.vector_width;
     if (t.plan == Plan::ChannelTiles) {
-        std::vector<int> skipped_tap_widths;
         if (t.skip_taps) {
-            for (int tiles : kRowTilesSkippingTaps) skipped_tap_widths.push_back(tiles * kRowTile);
+            for (int tiles : kRowTilesSkippingTaps) options.skipped_tap_widths.push_back(tiles * kRowTile);
         }
-        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, zero_padding, {}, 0, skipped_tap_widths,
-                                     copy_vector_lanes);
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::FlatPixels, options);
         schedule_channel_tiles(p, t);
         return p;
     }
     if (t.plan == Plan::Sequences) {
-        SequenceStrips strips;
-        strips.tile = t.tile_width();
-        strips.chunk = t.tiles_per_task * t.tile_width();
-        ConvPipeline p = define_conv(spec, inputs, ConvDomain::Sequences, zero_padding, strips);
-        schedule_sequences(p, t, strips);
+        options.strips.tile = t.tile_width();
+        options.strips.chunk = t.tiles_per_task * t.tile_width();
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::Sequences, options);
+        schedule_sequences(p, t, options.strips);
         return p;
     }
     if (uses_padded_planes(spec, t)) {
@@ -708,15 +705,14 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
         // 16 wide ones, at a run-time pitch in 7-row tiles, ran 1.14x and 1.47x faster in
         // the wide planes' 4-row tiles).
         const AxisParams ax = spec.axis_x();
-        const int narrow_width = t.narrow_rows > 0 && t.narrow_rows != t.rows
-                                     ? std::max(0, t.tile_width() - (ax.kernel - 1) * ax.dilation)
-                                     : 0;
-        ConvPipeline p = define_conv(spec, inputs, ConvDomain::PaddedPlanes, zero_padding, {}, narrow_width, {},
-                                     copy_vector_lanes);
+        if (t.narrow_rows > 0 && t.narrow_rows != t.rows) {
+            options.narrow_width = std::max(0, t.tile_width() - (ax.kernel - 1) * ax.dilation);
+        }
+        ConvPipeline p = define_conv(spec, inputs, ConvDomain::PaddedPlanes, options);
         schedule_spatial(p, t);
         return p;
     }
-    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, zero_padding, {}, 0, {}, copy_vector_lanes);
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, options);
     schedule_spatial(p, t);
     return p;
 }

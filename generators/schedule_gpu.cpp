@@ -167,7 +167,9 @@ GpuTiling choose_gpu_tiling(const ConvSpec &spec, const ScheduleKnobs &knobs, co
 ConvPipeline gpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const Target &target,
                           const ScheduleKnobs &knobs) {
     const GpuTiling t = choose_gpu_tiling(spec, knobs, target);  // CUDA and OpenCL: one schedule
-    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, ZeroPadding::BoundaryCondition);
+    DefineOptions options;
+    options.zero_padding = ZeroPadding::BoundaryCondition;  // tiles of the input are staged, not planes
+    ConvPipeline p = define_conv(spec, inputs, ConvDomain::Spatial, options);
     const bool is_2d = spec.dims == 2;
     const bool staged = t.channel_chunk > 0;
     const bool split = t.split_k > 1;

@@ -117,7 +117,7 @@ int bench_command(const std::map<std::string, std::string> &options) {
 
 int explain_command(const std::map<std::string, std::string> &options) {
     const Experiment e = read_experiment(options);
-    const Halide::Target target = Halide::Target(e.target).with_feature(Halide::Target::JIT);
+    const Halide::Target target = lab::jit_target(e.target);
     const JitKernel kernel(e.spec, target, e.knobs, e.input_shape);
     std::cout << to_string(e.spec) << "\n" << e.target << ", schedule " << knobs_or_default(e.knobs);
     if (kernel_spec(e.spec).dims != e.spec.dims) std::cout << " (compiled as the Conv1d over H*W pixels)";

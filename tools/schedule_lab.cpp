@@ -103,15 +103,19 @@ Measurement LayerBench::measured(double ms, const Compiled &compiled, const Hali
     return m;
 }
 
+Halide::Target jit_target(const std::string &target) {
+    return Halide::Target(target).with_feature(Halide::Target::JIT);
+}
+
 Measurement LayerBench::measure(const ScheduleKnobs &knobs, const std::string &target, double min_seconds) {
-    const Halide::Target halide_target = Halide::Target(target).with_feature(Halide::Target::JIT);
+    const Halide::Target halide_target = jit_target(target);
     const std::unique_ptr<Compiled> compiled = compile(knobs, halide_target);
     return measured(measure::median_ms([&] { compiled->run(); }, min_seconds), *compiled, halide_target);
 }
 
 std::vector<Measurement> LayerBench::measure_side_by_side(const std::vector<ScheduleKnobs> &schedules,
                                                           const std::string &target, double min_seconds) {
-    const Halide::Target halide_target = Halide::Target(target).with_feature(Halide::Target::JIT);
+    const Halide::Target halide_target = jit_target(target);
     std::vector<std::unique_ptr<Compiled>> compiled;
     std::vector<std::function<void()>> runs;
     for (const ScheduleKnobs &knobs : schedules) {

@@ -19,6 +19,9 @@ std::vector<std::string> default_cpu_targets();
 /// The first default CPU target this machine can run: the variant linked kernels run here.
 std::string native_cpu_target();
 
+/// `target` (a Halide target string) compiled in this process.
+Halide::Target jit_target(const std::string &target);
+
 /// Whether code for this CPU target runs on this machine (its arch, OS and every feature).
 bool runs_on_this_cpu(const std::string &target);
 
