@@ -110,7 +110,7 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
     // (a sequence longer than a chunk fits once: one sequence per strip). No select here,
     // which bounds inference would replace by the range of its two values, sizing every
     // strip for the whole batch; the clamps tell it the signs.
-    const int short_strip = std::min(strips.chunk, strips.short_strip);
+    const int short_strip = strips.short_strip;
     const Expr fit = max(1, short_strip / l.padded_width);
     const Expr strip_count = max(1, (batch + fit - 1) / fit);
     p.sequences_per_strip = clamp((batch + strip_count - 1) / strip_count, 1, batch);

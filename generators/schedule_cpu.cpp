@@ -70,6 +70,14 @@ struct CpuTiling {
     int tile_width() const { return vector_width * x_vectors; }
 };
 
+// Sequences: outputs per tile of a strip of several sequences, x_vectors vectors, at most
+// 16 outputs or 2 vectors, whichever is more. On AVX2 tiles of 2 x 8 lanes ran
+// textcnn_conv1d 1.12x faster than the 3 x 8 that suit long sequences (Whisper 1.10x the
+// other way); on AVX-512 (Zen 5) 2 x 16 lanes 1.09x faster than 1.
+int staged_strip_tile(const CpuTiling &t) {
+    return t.vector_width * std::min(t.x_vectors, std::max(2, 16 / t.vector_width));
+}
+
 // ChannelTiles with skipped taps: pixels per register tile along a row (2 channel vectors x
 // 7 pixels: 14 accumulators), and the rows they are summed on, in tiles: ResNet's planes,
 // 7 to 56 wide. Each width is one more copy of the unrolled tiles' code; other widths
@@ -139,13 +147,12 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         t.plan = spec.axis_x().stride == 1 ? Plan::Sequences : Plan::Conv1d;
         t.padded_at = CpuTiling::PaddedAt::Task;
         if (many_registers) {
-            // Up to 10 channels x 1 vector, one vector load per 5-10 FMAs. One vector, not
-            // two: 1.04x on the strided Whisper layer, 0.96-0.99x on the long unit-stride
-            // ones (and, before stride-1 layers moved to strips, 1.35x on textcnn_conv1d,
-            // whose 34-output rows wasted less of a one-vector tile; bench/RESULTS.md).
+            // Up to 10 channels x 2 vectors: 16-20 independent FMA chains, what two FMA
+            // pipes of 4-cycle latency need with slack for the loads (Zen 5: 1.2-1.3x on the
+            // long Whisper and WaveNet layers and res2_1x1's 3136 pixels over one vector).
+            // (Zen 4, one 512-bit FMA a cycle, had measured one vector 1.01-1.04x faster.)
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {10, 8, 6, 5, 4, 3, 2});
-            // (NEON's 4-lane tiles waste little: two vectors there, as measured before.)
-            t.x_vectors = t.vector_width >= 16 && t.channel_block >= 5 ? 1 : 2;
+            t.x_vectors = 2;
         } else {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
             t.x_vectors = std::max(1, std::min(3, 12 / t.channel_block));
@@ -177,10 +184,13 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         const bool wide = spec.stride[1] > 1 || (spec.kernel_size[0] == 1 && spec.kernel_size[1] == 1);
         t.rows = wide ? 1 : many_registers ? 4 : 2;
         const int accumulators = many_registers ? 16 : 8;
-        // AVX-512, strided or 1x1: up to 16 channels x 1 vector rather than 4 x 4, so a
-        // 112-wide row is 7 whole tiles, not 2 overlapping ones (1.13x on the 7x7 stem).
+        // AVX-512, strided or 1x1: up to 8 channels x 2 rows x 1 vector rather than 4 x 1 x
+        // 4, so a 112-wide row is 7 whole tiles, not 2 overlapping ones (1.13x on the 7x7
+        // stem), and each broadcast weight serves two rows: 1.15x over 16 channels x 1 row
+        // on Zen 5, whose two FMA pipes the loads of one row's tile (17 per 16 FMAs) held back.
         if (wide && t.vector_width >= 16) {
-            t.channel_block = largest_divisor(spec.out_channels_per_group(), {16, 8, 6, 4, 3, 2});
+            t.channel_block = largest_divisor(spec.out_channels_per_group(), {8, 6, 4, 3, 2});
+            t.rows = 2;
         }
         t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
     }
@@ -469,10 +479,8 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
         .parallel(task)
         .vectorize(xi);
 
-    // The strip's sums for a channel block, staged whole, in tiles of at most 16 outputs:
-    // a strip's last tile is ragged, and on AVX2 tiles of 2 x 8 lanes ran textcnn_conv1d
-    // 1.12x faster than the 3 x 8 that suit long sequences (Whisper 1.10x the other way).
-    const int strip_tile = t.vector_width * std::min(t.x_vectors, std::max(1, 16 / t.vector_width));
+    // The strip's sums for a channel block, staged whole (staged_strip_tile).
+    const int strip_tile = staged_strip_tile(t);
     Var po("po"), pi("pi");
     Func staged = p.second_sum.in();
     staged.compute_at(output, co)
@@ -695,6 +703,10 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     if (t.plan == Plan::Sequences) {
         options.strips.tile = t.tile_width();
         options.strips.chunk = t.tiles_per_task * t.tile_width();
+        // Short sequences in strips of about 10 staged tiles: textcnn_conv1d's 32 x 35 as 4
+        // strips of 8 sequences on AVX-512, 280 outputs in 9 tiles of 32 (97% of their
+        // lanes), 1.16x faster on 1 thread and 1.29x on 2 than 11 strips of 3 in 4 tiles.
+        options.strips.short_strip = 10 * staged_strip_tile(t);
         ConvPipeline p = define_conv(spec, inputs, ConvDomain::Sequences, options);
         schedule_sequences(p, t, options.strips);
         return p;
