@@ -260,7 +260,8 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         return spec.groups == 1 ? rz : (c / spec.out_channels_per_group()) * in_per_group + rz;
     };
     const Expr input_channel = input_channel_of(r.z);
-    p.output_width = output_size(in.input.dim(0).extent(), ax);
+    p.input_width = in.input.dim(0).extent();
+    p.output_width = output_size(p.input_width, ax);
     const SequenceLayout layout = domain == ConvDomain::Sequences ? sequence_layout(p, strips) : SequenceLayout{};
 
     // The input value that weight (r.x, r.y, r.z) multiplies for output pixel (ox, oy).

@@ -121,6 +121,7 @@ struct ConvPipeline {
     Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
     Halide::Func output{"output"};  // output(x, [y,] co, n): the activation of conv
     Halide::RDom r;                 // r.x: kx, r.y: ky, r.z: input channel within the group
+    Halide::Expr input_width;       // W_in, the input buffer's extent
     Halide::Expr output_width;      // W_out, from the input's width (PyTorch's formula)
 };
 
