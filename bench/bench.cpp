@@ -266,11 +266,20 @@ const char *dnnl_isa_name() {
     }
 }
 
+// The model name, with the family and model numbers where the name alone does not tell
+// generations apart (a VM's "AMD EPYC" is Zen 4 as family 25, Zen 5 as family 26).
 std::string cpu_model() {
     std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-    return "unknown CPU";
+    std::string name = "unknown CPU", family, model;
+    for (std::string line; std::getline(f, line);) {
+        const auto value = [&] { return line.substr(line.find(':') + 2); };
+        if (line.rfind("model name", 0) == 0) name = value();
+        if (line.rfind("cpu family", 0) == 0 && family.empty()) family = value();
+        if (line.rfind("model\t", 0) == 0 && model.empty()) model = value();
+        if (line.empty()) break;  // the first CPU's block is enough
+    }
+    if (!family.empty()) name += " (family " + family + (model.empty() ? "" : ", model " + model) + ")";
+    return name;
 }
 
 // One thread count measured in this process: the peak, then a row per layer, printed as
