@@ -143,8 +143,9 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
     // Stride-1 Conv1d lays a batch of short sequences end to end in strips (a vector of
     // outputs runs on into the next sequence; the last strip holds fewer) and cuts long
     // sequences into chunks, each with the kernel's reach of the next. Around the width
-    // where a strip holds one sequence (padded width 64 and 65), across padding modes,
-    // dilation and groups.
+    // where a strip holds one sequence (padded width 160 and 161 on AVX-512 and AVX2;
+    // 64 and 65 before), sequences longer than a chunk (128) that still share strips,
+    // across padding modes, dilation and groups.
     check_layers(
         {
             {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {32, 5, 7}},
@@ -153,6 +154,9 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
             {"Conv1d(6, 4, 5, groups=2, padding='same', padding_mode='circular', bias=False)", {5, 6, 20}},
             {"Conv1d(2, 3, 3, padding=1)", {4, 2, 62}},
             {"Conv1d(2, 3, 3, padding=1)", {4, 2, 63}},
+            {"Conv1d(2, 3, 3, padding=1)", {5, 2, 140}},
+            {"Conv1d(2, 3, 3, padding=1)", {4, 2, 158}},
+            {"Conv1d(2, 3, 3, padding=1)", {4, 2, 159}},
             {"Conv1d(3, 5, 3, padding=1, padding_mode='replicate')", {3, 3, 300}},
             {"Conv1d(2, 3, 4, dilation=5) -> ReLU()", {2, 2, 700}},
             {"Conv1d(16, 16, 1, bias=False)", {2, 16, 257}},
