@@ -107,11 +107,13 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
     const AxisParams ax = p.spec.axis_x();
     const Expr batch = in.input.dim(2).extent();
     // Short sequences: strips of about `short_strip` outputs, the batch spread evenly over them
-    // (a sequence longer than a chunk fits once: one sequence per strip). No select here,
-    // which bounds inference would replace by the range of its two values, sizing every
-    // strip for the whole batch; the clamps tell it the signs.
+    // (a sequence longer than a chunk fits once: one sequence per strip, as its chunks are
+    // strips of their own). No select here, which bounds inference would replace by the
+    // range of its two values, sizing every strip for the whole batch; the clamps tell it
+    // the signs.
     const int short_strip = strips.short_strip;
-    const Expr fit = max(1, short_strip / l.padded_width);
+    const Expr fits_a_chunk = min(1, strips.chunk / p.output_width);  // 0 or 1
+    const Expr fit = max(1, fits_a_chunk * (short_strip / l.padded_width));
     const Expr strip_count = max(1, (batch + fit - 1) / fit);
     p.sequences_per_strip = clamp((batch + strip_count - 1) / strip_count, 1, batch);
     // The same condition as sequences_per_strip == 1 (fit is 1 or the batch is), written
@@ -119,7 +121,8 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
     // when the select's condition is the specialization's, and CSE would pull the shared
     // parts of the longer form out of the select into lets. (Either branch computes the
     // right values; this only picks the faster.)
-    p.reads_conv = Internal::simplify(l.padded_width * 2 > short_strip || batch == 1);
+    p.reads_conv =
+        Internal::simplify(l.padded_width * 2 > short_strip || p.output_width > strips.chunk || batch == 1);
     const Expr &S = p.sequences_per_strip;
 
     const Var &q = p.p, &ci = p.c, &strip = p.strip;

@@ -62,8 +62,9 @@ struct CpuTiling {
     bool masked_x_tail = false;
     // Whether masked stores cost about what plain ones do (AVX-512's mask registers). AVX2's
     // VMASKMOVPS store is slow on AMD cores (mobilenet_dw_14 1.3x slower than with its
-    // rows' last tiles shifted inwards), so there rows at least a tile wide shift and only
-    // narrower ones (7 wide on 8 lanes, which would otherwise run unvectorized) use masks.
+    // rows' last tiles shifted inwards, when its tiles were one vector), so there rows at
+    // least a tile wide shift and only narrower ones (7 wide on 8 lanes; 8-15 wide on the
+    // 2-vector depthwise tiles, mobilenet_dw_14's 14 among them) use masks.
     bool cheap_masked_stores = false;
     enum class PaddedAt { Image, Task, Inline } padded_at = PaddedAt::Image;
 
@@ -178,7 +179,7 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         // planes 7 rows are 1.3x slower (LLVM keeps the ky steps a loop, reloading every
         // input row; unrolling them costs the narrow planes as much), so the tile is
         // chosen at run time by the plane's width.
-        t.narrow_rows = 7;
+        t.narrow_rows = many_registers ? 7 : t.rows;
         if (!many_registers && t.vector_width == 8) {
             // AVX2 (Zen 5): tiles of 2 rows x 2 vectors, a 14-wide plane's rows one tile
             // wide (16 lanes, no overlapping second vector), narrow planes in tiles of 5
@@ -733,10 +734,11 @@ ConvPipeline cpu_pipeline(const ConvSpec &spec, const ConvInputs &inputs, const 
     if (t.plan == Plan::Sequences) {
         options.strips.tile = t.tile_width();
         options.strips.chunk = t.tiles_per_task * t.tile_width();
-        // Short sequences in strips of about 10 staged tiles: textcnn_conv1d's 32 x 35 as 4
-        // strips of 8 sequences on AVX-512, 280 outputs in 9 tiles of 32 (97% of their
+        // Short sequences on AVX-512 in strips of about 10 staged tiles: textcnn_conv1d's
+        // 32 x 35 as 4 strips of 8 sequences, 280 outputs in 9 tiles of 32 (97% of their
         // lanes), 1.16x faster on 1 thread and 1.29x on 2 than 11 strips of 3 in 4 tiles.
-        options.strips.short_strip = 10 * staged_strip_tile(t);
+        // (Other targets keep the 128 outputs they were measured with.)
+        if (t.vector_width >= 16) options.strips.short_strip = 10 * staged_strip_tile(t);
         ConvPipeline p = define_conv(spec, inputs, ConvDomain::Sequences, options);
         schedule_sequences(p, t, options.strips);
         return p;
