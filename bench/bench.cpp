@@ -267,7 +267,8 @@ const char *dnnl_isa_name() {
 }
 
 // The model name, with the family and model numbers where the name alone does not tell
-// generations apart (a VM's "AMD EPYC" is Zen 4 as family 25, Zen 5 as family 26).
+// generations apart (a VM's "AMD EPYC": family 25 is Zen 3 or Zen 4, told apart by the
+// model; family 26 is Zen 5).
 std::string cpu_model() {
     std::ifstream f("/proc/cpuinfo");
     std::string name = "unknown CPU", family, model;

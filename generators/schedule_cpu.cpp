@@ -86,6 +86,12 @@ int staged_strip_tile(const CpuTiling &t) {
 constexpr int kRowTile = 7;
 constexpr int kRowTilesSkippingTaps[] = {1, 2, 4, 8};
 
+// The widest input along an axis whose output is `output_size` long: PyTorch's
+// floor((in + pads - dilated_extent) / stride) + 1 solved for `in`, the largest solution.
+int widest_input_size(const AxisParams &a, int output_size) {
+    return (output_size - 1) * a.stride + a.dilated_extent() - a.pad_begin - a.pad_end + a.stride - 1;
+}
+
 // About the L2 cache of one core (1 MiB on Zen 4 and Skylake-SP).
 constexpr int64_t kL2Bytes = int64_t(1) << 20;
 
@@ -109,6 +115,9 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
     t.cheap_masked_stores = target.has_feature(Target::AVX512);
     t.unroll_kx = spec.axis_x().kernel <= 7;
     const bool many_registers = vector_registers(target) == 32;
+    // The two x86 targets whose tiles were measured apart (16 and 8 lanes; SSE and NEON keep
+    // the shared defaults).
+    const bool avx512 = t.vector_width >= 16, avx2 = !many_registers && t.vector_width == 8;
     // Tasks (row_tiles_per_task, channels_per_task, tiles_per_task: the defaults) of tens
     // of microseconds: cheap to hand out, enough to balance.
 
@@ -158,7 +167,7 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
             // input channels stay nearer L1, and res2_1x1's 3136 pixels are 25 tasks, not 13
             // (on 2 threads 1.1x, on 1 thread 1.03x; the strided Whisper layer 1.05x, WaveNet
             // 0.98x).
-            if (t.vector_width >= 16) t.tiles_per_task = 4;
+            if (avx512) t.tiles_per_task = 4;
         } else {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
             t.x_vectors = std::max(1, std::min(3, 12 / t.channel_block));
@@ -180,7 +189,7 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         // input row; unrolling them costs the narrow planes as much), so the tile is
         // chosen at run time by the plane's width.
         t.narrow_rows = many_registers ? 7 : t.rows;
-        if (!many_registers && t.vector_width == 8) {
+        if (avx2) {
             // AVX2 (Zen 5): tiles of 2 rows x 2 vectors, a 14-wide plane's rows one tile
             // wide (16 lanes, no overlapping second vector), narrow planes in tiles of 5
             // rows (10 accumulators of the 16 registers): mobilenet_dw_14 1.16x and
@@ -203,13 +212,13 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
         // 4, so a 112-wide row is 7 whole tiles, not 2 overlapping ones (1.13x on the 7x7
         // stem), and each broadcast weight serves two rows: 1.15x over 16 channels x 1 row
         // on Zen 5, whose two FMA pipes the loads of one row's tile (17 per 16 FMAs) held back.
-        if (wide && t.vector_width >= 16) {
+        if (wide && avx512) {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {8, 6, 4, 3, 2});
             t.rows = 2;
         }
         // AVX2, strided or 1x1: 4 channels x 3 rows x 1 vector, 12 chains rather than the
         // 8 of 4 x 1 x 2 (the stem 1.13x on Zen 5).
-        if (wide && t.vector_width == 8 && !many_registers) t.rows = 3;
+        if (wide && avx2) t.rows = 3;
         t.x_vectors = std::max(1, std::min(4, accumulators / (t.channel_block * t.rows)));
     }
     return t;
@@ -570,11 +579,8 @@ void schedule_staged_tiles(Func sum, const RDom &r, const ConvPipeline &p, const
             // at compile time too, not branched on pixel by pixel: res2_3x3 1.035x,
             // res3_3x3_s2 1.07x. (The specialization inherits the tiling; other input
             // widths keep the run-time tests.)
-            const AxisParams ax = p.spec.axis_x();
-            const int out_width = kRowTilesSkippingTaps[i] * kRowTile;
-            const int in_width = (out_width - 1) * ax.stride + ax.dilated_extent() - ax.pad_begin - ax.pad_end +
-                                 ax.stride - 1;
-            tilings[i].specialize(p.input_width == in_width);
+            const int in_width = widest_input_size(p.spec.axis_x(), kRowTilesSkippingTaps[i] * kRowTile);
+            if (in_width >= 1) tilings[i].specialize(p.input_width == in_width);
         }
     }
 
