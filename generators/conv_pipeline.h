@@ -58,6 +58,10 @@ struct SequenceStrips {
     int chunk = 128;        // outputs of one sequence per strip at most (a constant, so x / chunk folds)
     int short_strip = 128;  // about this many outputs per strip of short sequences
     int tile = 16;          // outputs per register tile: how far past a strip's end a tile may read
+    // Unpadded layers: strips of one sequence read it in place rather than from a copy
+    // (conv is then over (x, y, c, n), as in the Spatial domain, for sequences at least a
+    // tile long; shorter ones take second_sum's strips).
+    bool single_in_place = false;
 };
 
 /// How zero padding is written when a schedule materializes whole padded planes (CPU):
@@ -95,8 +99,8 @@ struct ConvPipeline {
     // output = select(reads_conv, conv, second_sum), so that a schedule specializing the
     // output on `reads_conv` (in simplified form, as Halide matches it against the select)
     // can tile each its own way. Sequences: conv for strips of one sequence (or chunk), whose
-    // tiles are stored straight from registers; second_sum for strips of several, staged (a
-    // tile there may span two sequences). PaddedPlanes with a narrow width: conv for wider
+    // tiles are stored straight from registers (with single_in_place, conv over the input
+    // itself); second_sum for strips of several, staged (a tile there may span two sequences). PaddedPlanes with a narrow width: conv for wider
     // planes, second_sum for planes at most that wide (taller tiles). FlatPixels with
     // skipped-tap widths: second_sum(x, y, c, n) for outputs exactly one of those widths,
     // summing only the taps inside the input (`second_r`, whose predicate skips the ones

@@ -164,6 +164,24 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
         /*seed=*/11);
 }
 
+TEST_CASE("unpadded Conv1d reads sequences at least a tile long in place", "[jit]") {
+    // A strip of one unpadded sequence is read in place, its last tile shifted inwards,
+    // where the output is at least a register tile wide (32 outputs on AVX-512; 8 to 24 on
+    // AVX2, by the channels): widths around both, sequences of a batch each in place,
+    // dilation, groups; shorter ones and batches of short ones go through strips.
+    check_layers_and_on_avx2(
+        {
+            {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 35}},
+            {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 36}},
+            {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 37}},
+            {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 12}},
+            {"Conv1d(4, 6, 3, groups=2) -> ReLU()", {3, 4, 301}},
+            {"Conv1d(3, 5, 2, dilation=8)", {2, 3, 1000}},
+            {"Conv1d(3, 5, 2, dilation=8)", {4, 3, 30}},
+        },
+        /*seed=*/12);
+}
+
 TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a row's end", "[jit]") {
     // Depthwise with stride 1 along x reads its padded input with the rows end to end, so
     // the last vector of a row reads on into the next row's padding (and, past the last
