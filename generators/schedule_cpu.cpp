@@ -166,8 +166,11 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
             // Tasks of 128 outputs, 4 such tiles (as 8 one-vector tiles before): a strip's
             // input channels stay nearer L1, and res2_1x1's 3136 pixels are 25 tasks, not 13
             // (on 2 threads 1.1x, on 1 thread 1.03x; the strided Whisper layer 1.05x, WaveNet
-            // 0.98x).
-            if (avx512) t.tiles_per_task = 4;
+            // 0.98x). Where 16 or more channel blocks read a task's input in turn, 64 outputs:
+            // res2_1x1 (32 blocks) and the strided Whisper layer (48) 1.03x, Whisper's first
+            // 1.01x, Conv1d(64, 256, 3) 1.01-1.02x; with 8 blocks (WaveNet, Conv1d(384, 64, 3))
+            // 0.96-0.99x.
+            if (avx512) t.tiles_per_task = spec.out_channels / t.channel_block >= 16 ? 2 : 4;
         } else {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
             t.x_vectors = std::max(1, std::min(3, 12 / t.channel_block));

@@ -144,7 +144,7 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
     // outputs runs on into the next sequence; the last strip holds fewer) and cuts long
     // sequences into chunks, each with the kernel's reach of the next. Around the width
     // where a strip holds one sequence (padded width 64 and 65; 160 and 161 on AVX-512,
-    // where a sequence longer than a chunk, 128, takes a strip of its own as well),
+    // where a sequence longer than a chunk, 128 or 64, takes a strip of its own as well),
     // across padding modes, dilation and groups.
     check_layers_and_on_avx2(
         {
@@ -160,6 +160,10 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
             {"Conv1d(3, 5, 3, padding=1, padding_mode='replicate')", {3, 3, 300}},
             {"Conv1d(2, 3, 4, dilation=5) -> ReLU()", {2, 2, 700}},
             {"Conv1d(16, 16, 1, bias=False)", {2, 16, 257}},
+            // 16 channel blocks: on AVX-512 chunks of 64 outputs.
+            {"Conv1d(2, 128, 3, padding=1)", {4, 2, 64}},
+            {"Conv1d(2, 128, 3, padding=1)", {4, 2, 65}},
+            {"Conv1d(2, 128, 3, padding=1)", {3, 2, 200}},
         },
         /*seed=*/11);
 }
