@@ -6,6 +6,8 @@ bench/layers.csv, on one thread, measured in one run of this script on this mach
         --onednn build-fast/bench/convgen_bench --budget 60 --db bench/tuning.txt \\
         --markdown bench/tuning-evidence.md
 
+(With --tune-only, only the tuning: the database the AOT benchmark's kernels are built with.)
+
 For each layer: `convgen tune` (resumes from DB.trials, so a second run of this script
 reuses the trials of the first), then `convgen bench` for the default schedule, the tuned
 knobs and each autoscheduler (planning for the layer's own input), all checked against the
@@ -91,14 +93,18 @@ def tuned_knobs(db, spec_canonical):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--convgen", required=True)
-    parser.add_argument("--onednn", required=True, help="convgen_bench, built with CONVGEN_BUILD_BENCH")
+    parser.add_argument("--onednn", help="convgen_bench, built with CONVGEN_BUILD_BENCH")
     parser.add_argument("--budget", type=float, default=60, help="seconds of tuning per layer")
     parser.add_argument("--db", required=True)
-    parser.add_argument("--markdown", required=True)
+    parser.add_argument("--markdown")
+    parser.add_argument("--tune-only", action="store_true",
+                        help="only tune every layer into --db (what the AOT benchmark's kernels are built with)")
     parser.add_argument("--min-time", type=float, default=1.0)
     parser.add_argument("--processes", type=int, default=3, help="fresh processes for the default and the tuned")
     parser.add_argument("--layers", help="comma-separated names (default: all)")
     args = parser.parse_args()
+    if not args.tune_only and not (args.onednn and args.markdown):
+        parser.error("--onednn and --markdown are needed unless --tune-only")
 
     layers = read_suite()
     if args.layers:
@@ -111,6 +117,9 @@ def main():
              "--budget", str(args.budget), "--db", args.db])
         canonical = run([args.convgen, "describe", "--spec", spec]).splitlines()[0]
         knobs = tuned_knobs(args.db, canonical)
+        if args.tune_only:
+            print(f"    {knobs or 'default'}", flush=True)
+            continue
         # A layer whose tuning kept the default has one schedule, measured once.
         runs = {"default": [], "tuned": []}
         for _ in range(args.processes):
@@ -130,6 +139,8 @@ def main():
               + ", ".join(f"{a} {times[a]:.3f}" for a in AUTOSCHEDULERS), flush=True)
         rows.append((name, knobs, times))
 
+    if args.tune_only:
+        return 0
     print("==> oneDNN on the same layers", flush=True)
     onednn = onednn_ms(args.onednn, [r[0] for r in rows])
     lines = ["| layer | default ms | tuned ms | tuned knobs | best autoscheduler ms | oneDNN ms | tuned / default "

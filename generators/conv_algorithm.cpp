@@ -273,6 +273,7 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     auto row_of = [&](const Expr &oy) { return oy * ay.stride + r.y * ay.dilation - ay.pad_begin; };
     Expr tap;
     std::vector<Var> point;  // conv's pure variables
+    Expr strip_tap;          // Sequences: the tap read from the strips
     if (domain == ConvDomain::FlatPixels) {
         // A tile of pixels past the last one recomputes it rather than read outside the
         // input.
@@ -287,17 +288,21 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
         // (Rows and columns count from the padding's top left corner.)
         tap = p.planes(x + r.x * ax.dilation + (y * ay.stride + r.y * ay.dilation) * p.pitch, input_channel, n);
         point = {x, y, c, n};
-    } else if (domain == ConvDomain::Sequences && !strips.single_in_place) {
-        p.conv_input = define_sequences(p, in, strips, layout);
-        tap = p.conv_input(p.p + r.x * ax.dilation, input_channel, p.strip);
-        point = {p.p, c, p.strip};
     } else if (domain == ConvDomain::Sequences) {
-        // Read in place (second_sum reads the strips, below). The schedule keeps conv's
-        // tiles within the output, so its taps lie within the unpadded input.
-        if (has_padding(spec)) throw Error(ErrorCode::InvalidSpec, "internal: only unpadded sequences read in place");
-        p.conv_input = input_2d;
-        tap = input_2d(x + r.x * ax.dilation, y, input_channel, n);
-        point = {x, y, c, n};
+        strip_tap = define_sequences(p, in, strips, layout)(p.p + r.x * ax.dilation, input_channel, p.strip);
+        if (strips.single_in_place) {
+            // Strips of one sequence read it in place (second_sum reads the strips). The
+            // schedule keeps conv's tiles within the output, so its taps lie within the
+            // unpadded input.
+            if (has_padding(spec)) throw Error(ErrorCode::InvalidSpec, "internal: only unpadded sequences read in place");
+            p.conv_input = input_2d;
+            tap = input_2d(x + r.x * ax.dilation, y, input_channel, n);
+            point = {x, y, c, n};
+        } else {
+            p.conv_input = p.sequences;
+            tap = strip_tap;
+            point = {p.p, c, p.strip};
+        }
     } else if (ax.stride == 1) {
         p.conv_input = p.padded;
         tap = p.padded(x + r.x * ax.dilation - ax.pad_begin, row_of(y), input_channel, n);
@@ -342,18 +347,12 @@ ConvPipeline define_conv(const ConvSpec &spec, const ConvInputs &in, ConvDomain 
     } else if (domain == ConvDomain::Sequences) {
         // S as 1 where strips hold one sequence: a schedule specializing on that condition
         // gets the plain (x, n) -> (x, n) mapping there, with exact bounds.
-        // (Read in place, conv reads no strips: they are defined here, for second_sum.)
-        const Func sequences = strips.single_in_place ? define_sequences(p, in, strips, layout) : p.conv_input;
         const Expr &single = p.reads_conv;
         const Expr S = select(single, 1, p.sequences_per_strip);
         const Expr position = sequence_position(layout, S, x, n), strip = sequence_strip(layout, strips, S, x, n);
-        if (strips.single_in_place) {
-            define_sum(p.second_sum, {p.p, c, p.strip}, r, sequences(p.p + r.x * ax.dilation, input_channel, p.strip));
-            result = select(single, p.conv(x, 0, c, n), p.second_sum(position, c, strip));
-        } else {
-            define_sum(p.second_sum, point, r, tap);
-            result = select(single, p.conv(position, c, strip), p.second_sum(position, c, strip));
-        }
+        define_sum(p.second_sum, {p.p, c, p.strip}, r, strip_tap);
+        const Expr summed = strips.single_in_place ? p.conv(x, 0, c, n) : p.conv(position, c, strip);
+        result = select(single, summed, p.second_sum(position, c, strip));
     } else if (domain == ConvDomain::PaddedPlanes && options.narrow_width > 0) {
         define_sum(p.second_sum, point, r, tap);
         result = select(p.reads_conv, p.conv(x, y, c, n), p.second_sum(x, y, c, n));

@@ -38,7 +38,8 @@ enum class ConvDomain {
     Sequences,   // Conv1d with stride 1: conv(p, co, s), the outputs of strip s, whose padded
                  // sequences (or chunk of one long sequence) lie end to end in `sequences`, so
                  // a vector of outputs runs on into the next sequence and short ones waste
-                 // no lanes (see SequenceStrips)
+                 // no lanes (see SequenceStrips; with single_in_place, conv is Spatial's and
+                 // second_sum sums the strips)
     PaddedPlanes,  // Conv2d with stride 1 along x: conv(x, y, c, n) as Spatial, reading
                    // `planes`, the padded input with its rows end to end: a vector that runs
                    // past the end of a row reads the next row's padding rather than past the
@@ -84,8 +85,8 @@ struct ConvPipeline {
     std::vector<Halide::RDom> interior;  // one per update (see copy_vector_lanes)
     // What conv reads from. Spatial domain, stride s > 1 along x: `phases`, padded split
     // into s interleaved phases, phases(u, ph, y, ci, n) = padded(u*s + ph, ...), so the
-    // strided reads of a vector of outputs become dense loads from one phase. Otherwise
-    // `padded` itself.
+    // strided reads of a vector of outputs become dense loads from one phase. Sequences:
+    // `sequences` (with single_in_place, the input itself). Otherwise `padded` itself.
     Halide::Func phases{"phases"};
     // Sequences domain: sequences(p, ci, s), strip s's padded input laid end to end (a
     // scatter of the input, then zeros past the end for the last tile to read), and how
@@ -100,8 +101,8 @@ struct ConvPipeline {
     // output on `reads_conv` (in simplified form, as Halide matches it against the select)
     // can tile each its own way. Sequences: conv for strips of one sequence (or chunk), whose
     // tiles are stored straight from registers (with single_in_place, conv over the input
-    // itself); second_sum for strips of several, staged (a tile there may span two sequences). PaddedPlanes with a narrow width: conv for wider
-    // planes, second_sum for planes at most that wide (taller tiles). FlatPixels with
+    // itself); second_sum for strips of several, staged (a tile there may span two
+    // sequences). PaddedPlanes with a narrow width: conv for wider planes, second_sum for planes at most that wide (taller tiles). FlatPixels with
     // skipped-tap widths: second_sum(x, y, c, n) for outputs exactly one of those widths,
     // summing only the taps inside the input (`second_r`, whose predicate skips the ones
     // in the zero padding, rather than multiplying them by zeros): tiles within one row

@@ -31,7 +31,7 @@ enum class Plan {
                   // (channel tile, row chunk, image)
     Conv2d,       // channels of a block share input loads; tasks over (channel block, row tile)
     Depthwise2d,  // one input channel per output channel; tasks over channel chunks
-    Conv1d,       // strided: tasks over (column chunk, batch)
+    Conv1d,       // strided (and unpadded sequences read in place): tasks over (column chunk, batch)
     Sequences,    // stride 1: tiles run across sequences laid end to end; a task per strip
 };
 
@@ -170,7 +170,7 @@ CpuTiling default_tiling(const ConvSpec &spec, const Target &target) {
             // res2_1x1 (32 blocks) and the strided Whisper layer (48) 1.03x, Whisper's first
             // 1.01x, Conv1d(64, 256, 3) 1.01-1.02x; with 8 blocks (WaveNet, Conv1d(384, 64, 3))
             // 0.96-0.99x.
-            if (avx512) t.tiles_per_task = spec.out_channels / t.channel_block >= 16 ? 2 : 4;
+            if (avx512) t.tiles_per_task = spec.out_channels_per_group() / t.channel_block >= 16 ? 2 : 4;
         } else {
             t.channel_block = largest_divisor(spec.out_channels_per_group(), {4, 3, 2});
             t.x_vectors = std::max(1, std::min(3, 12 / t.channel_block));
@@ -494,6 +494,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
     if (strips.single_in_place) {
         CpuTiling in_place = t;
         in_place.plan = Plan::Conv1d;
+        in_place.masked_x_tail = false;  // (x_tail=masked would run the last tile past the input)
         tile_output(output.specialize(p.reads_conv), p, in_place, TailStrategy::ShiftInwards, /*vectorize=*/true);
         schedule_register_tile(p.conv, p, in_place);
     } else {
@@ -709,7 +710,8 @@ bool uses_padded_planes(const ConvSpec &spec, const CpuTiling &t) {
 std::vector<std::string> cpu_knobs_in_use(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs) {
     const CpuTiling t = choose_tiling(spec, target, knobs);
     if (t.plan == Plan::Sequences) {
-        // Strips copy their own input and store through masks: no padded_at, no x_tail.
+        // Strips copy their own input and store through masks, and sequences read in place
+        // shift their last tile inwards: no padded_at, no x_tail.
         return {"vector_width", "unroll_kx", "x_vectors", "channel_block", "grain"};
     }
     std::vector<std::string> names = {"vectorize", "vector_width", "unroll_kx", "padded_at"};

@@ -142,7 +142,8 @@ TEST_CASE("wide and tall and tiny outputs take every branch of the schedule", "[
 TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into chunks", "[jit]") {
     // Stride-1 Conv1d lays a batch of short sequences end to end in strips (a vector of
     // outputs runs on into the next sequence; the last strip holds fewer) and cuts long
-    // sequences into chunks, each with the kernel's reach of the next. Around the width
+    // sequences into chunks, each with the kernel's reach of the next (padded layers: an
+    // unpadded sequence is read in place, below). Around the width
     // where a strip holds one sequence (padded width 64 and 65; 160 and 161 on AVX-512,
     // where a sequence longer than a chunk, 128 or 64, takes a strip of its own as well),
     // across padding modes, dilation and groups.
@@ -159,6 +160,7 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
             {"Conv1d(2, 3, 3, dilation=16, padding=16)", {4, 2, 129}},
             {"Conv1d(3, 5, 3, padding=1, padding_mode='replicate')", {3, 3, 300}},
             {"Conv1d(2, 3, 4, dilation=5) -> ReLU()", {2, 2, 700}},
+            {"Conv1d(2, 3, 4, dilation=5, padding=7)", {2, 2, 700}},
             {"Conv1d(16, 16, 1, bias=False)", {2, 16, 257}},
             // 16 channel blocks: on AVX-512 chunks of 64 outputs.
             {"Conv1d(2, 128, 3, padding=1)", {4, 2, 64}},
@@ -170,16 +172,22 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
 
 TEST_CASE("unpadded Conv1d reads sequences at least a tile long in place", "[jit]") {
     // A strip of one unpadded sequence is read in place, its last tile shifted inwards,
-    // where the output is at least a register tile wide (32 outputs on AVX-512; 8 to 24 on
-    // AVX2, by the channels): widths around both, sequences of a batch each in place,
-    // dilation, groups; shorter ones and batches of short ones go through strips.
+    // where the output is at least a register tile wide (32 outputs on AVX-512, 24 on
+    // AVX2): widths around both, sequences of a batch each in place (one task each, or
+    // tasks of 64 outputs on AVX-512 with 16 channel blocks, the last one a single shifted
+    // tile), dilation, groups; shorter ones and batches of short ones go through strips.
     check_layers_and_on_avx2(
         {
+            {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 27}},
+            {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 28}},
+            {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 29}},
             {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 35}},
             {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 36}},
             {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 37}},
             {"Conv1d(4, 6, kernel_size=3, dilation=2)", {1, 4, 12}},
             {"Conv1d(4, 6, 3, groups=2) -> ReLU()", {3, 4, 301}},
+            {"Conv1d(2, 4, 2, dilation=40)", {2, 2, 165}},
+            {"Conv1d(2, 128, 3)", {2, 2, 200}},
             {"Conv1d(3, 5, 2, dilation=8)", {2, 3, 1000}},
             {"Conv1d(3, 5, 2, dilation=8)", {4, 3, 30}},
         },
