@@ -143,10 +143,10 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
     // Stride-1 Conv1d lays a batch of short sequences end to end in strips (a vector of
     // outputs runs on into the next sequence; the last strip holds fewer) and cuts long
     // sequences into chunks, each with the kernel's reach of the next (padded layers: an
-    // unpadded sequence is read in place, below). Around the width
-    // where a strip holds one sequence (padded width 64 and 65; 160 and 161 on AVX-512,
-    // where a sequence longer than a chunk, 128 or 64, takes a strip of its own as well),
-    // across padding modes, dilation and groups.
+    // unpadded sequence is read in place, below). Around the width where a strip holds one
+    // sequence (padded width 64 and 65 for SSE and NEON; 80 and 81 on AVX2; 160 and 161 on
+    // AVX-512, where a sequence longer than a chunk, 128 or 64, takes a strip of its own as
+    // well), across padding modes, dilation and groups.
     check_layers_and_on_avx2(
         {
             {"Conv1d(5, 6, 3, padding=1) -> ReLU()", {32, 5, 7}},
@@ -155,6 +155,8 @@ TEST_CASE("Conv1d strips: short sequences share vectors, long ones split into ch
             {"Conv1d(6, 4, 5, groups=2, padding='same', padding_mode='circular', bias=False)", {5, 6, 20}},
             {"Conv1d(2, 3, 3, padding=1)", {4, 2, 62}},
             {"Conv1d(2, 3, 3, padding=1)", {4, 2, 63}},
+            {"Conv1d(2, 3, 3, padding=1)", {4, 2, 78}},
+            {"Conv1d(2, 3, 3, padding=1)", {4, 2, 79}},
             {"Conv1d(2, 3, 3, padding=1)", {5, 2, 140}},
             {"Conv1d(2, 3, 3, dilation=16, padding=16)", {4, 2, 128}},
             {"Conv1d(2, 3, 3, dilation=16, padding=16)", {4, 2, 129}},
