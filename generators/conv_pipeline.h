@@ -98,17 +98,17 @@ struct ConvPipeline {
     // Where output reads `conv` and where `second_sum`, the same sum under another name
     // (or, for flat pixels, over another domain):
     // output = select(reads_conv, conv, second_sum), so that a schedule specializing the
-    // output on `reads_conv` (in simplified form, as Halide matches it against the select)
-    // can tile each its own way. Sequences: conv for strips of one sequence (or chunk), whose
+    // output on `reads_conv` (in simplified form, as Halide matches it against the select) can
+    // tile each its own way. Sequences: conv for strips of one sequence (or chunk), whose
     // tiles are stored straight from registers (with single_in_place, conv over the input
-    // itself); second_sum for strips of several, staged (a tile there may span two
-    // sequences). PaddedPlanes with a narrow width: conv for wider planes, second_sum for planes at most that wide (taller tiles). FlatPixels with
-    // skipped-tap widths: second_sum(x, y, c, n) for outputs exactly one of those widths,
-    // summing only the taps inside the input (`second_r`, whose predicate skips the ones
-    // in the zero padding, rather than multiplying them by zeros): tiles within one row
-    // then skip whole kernel rows at the top and bottom, and a row's edge tiles their
-    // outer taps, as oneDNN's kernels do (on a 7x7 plane a fifth of a 3x3 kernel's taps
-    // read padding). Undefined otherwise.
+    // itself); second_sum for strips of several, staged (a tile there may span two sequences).
+    // PaddedPlanes with a narrow width: conv for wider planes, second_sum for planes at most
+    // that wide (taller tiles). FlatPixels with skipped-tap widths: second_sum(x, y, c, n) for
+    // outputs exactly one of those widths, summing only the taps inside the input (`second_r`,
+    // whose predicate skips the ones in the zero padding, rather than multiplying them by
+    // zeros): tiles within one row then skip whole kernel rows at the top and bottom, and a
+    // row's edge tiles their outer taps, as oneDNN's kernels do (on a 7x7 plane a fifth of a
+    // 3x3 kernel's taps read padding). Undefined otherwise.
     // A second definition rather than Func::clone_in: Halide 14's clone of a Func with an
     // update leaks (LeakSanitizer).
     Halide::Expr reads_conv;
