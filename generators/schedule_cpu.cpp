@@ -487,6 +487,11 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
 void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrips &strips) {
     Func &output = p.output;
     Var xo("xo"), task("task"), co("co"), ci("ci"), xt("xt"), xi("xi");
+    // The register tile (channel_block x width) of a sum over strips.
+    auto schedule_strip_tile = [&](Func sum, LoopLevel at, int width) {
+        sum.compute_at(at).bound_extent(p.p, width).bound_extent(p.strip, 1);
+        vectorize_register_tile(sum, p, t, p.p, {p.c}, p.strip);
+    };
     // One sequence (or a chunk of one) per strip: output tiles are register tiles of conv,
     // stored straight from registers. Read in place, Conv1d's loop nest, its last tile
     // shifted inwards (reads_conv holds for sequences at least a tile long) so that no
@@ -508,6 +513,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
             .vectorize(xi, t.vector_width)
             .unroll(xi)
             .unroll(ci);
+        schedule_strip_tile(p.conv, LoopLevel(output, xt), t.tile_width());
     }
     // Several short sequences per strip: second_sum's tiles run across them into `staged`, which
     // a channel block at a time is copied out to the sequences' rows. Rows are shorter than
@@ -532,13 +538,7 @@ void schedule_sequences(ConvPipeline &p, const CpuTiling &t, const SequenceStrip
         .unroll(pi)
         .unroll(p.c);
 
-    // The register tile (channel_block x width) of each sum.
-    auto schedule_tile = [&](Func conv, LoopLevel at, int width) {
-        conv.compute_at(at).bound_extent(p.p, width).bound_extent(p.strip, 1);
-        vectorize_register_tile(conv, p, t, p.p, {p.c}, p.strip);
-    };
-    schedule_tile(p.second_sum, LoopLevel(staged, po), strip_tile);
-    if (!strips.single_in_place) schedule_tile(p.conv, LoopLevel(output, xt), t.tile_width());
+    schedule_strip_tile(p.second_sum, LoopLevel(staged, po), strip_tile);
 
     // The scatter's and the zeros' lanes write distinct positions (a slot is `window` wide,
     // the zeros one run), which Halide's race check cannot prove through run-time offsets.
