@@ -80,12 +80,12 @@ def onednn_ms(onednn, names):
         return times
 
 
-def tuned_knobs(db, spec_canonical):
+def tuned_knobs(db, spec_canonical, target=None):
     for line in open(db):
         if line.startswith("#") or "|" not in line:
             continue
         fields = [f.strip() for f in line.split("|")]
-        if fields[0] == spec_canonical:
+        if fields[0] == spec_canonical and target in (None, fields[1]):
             return fields[2]
     raise RuntimeError(f"no entry for {spec_canonical} in {db}")
 
@@ -102,9 +102,13 @@ def main():
     parser.add_argument("--min-time", type=float, default=1.0)
     parser.add_argument("--processes", type=int, default=3, help="fresh processes for the default and the tuned")
     parser.add_argument("--layers", help="comma-separated names (default: all)")
+    parser.add_argument("--target", help="with --tune-only: the variant to tune, e.g. "
+                        "x86-64-linux-avx-avx2-f16c-fma-sse41 (default: the one this CPU runs)")
     args = parser.parse_args()
     if not args.tune_only and not (args.onednn and args.markdown):
         parser.error("--onednn and --markdown are needed unless --tune-only")
+    if args.target and not args.tune_only:
+        parser.error("--target needs --tune-only (the comparison runs the variant this CPU runs)")
 
     layers = read_suite()
     if args.layers:
@@ -114,9 +118,9 @@ def main():
         print(f"==> {name}: tuning for {args.budget:.0f} s", flush=True)
         shape_text = ",".join(map(str, shape))
         run([args.convgen, "tune", "--spec", spec, "--input-shape", shape_text, "--threads", "1",
-             "--budget", str(args.budget), "--db", args.db])
+             "--budget", str(args.budget), "--db", args.db] + (["--target", args.target] if args.target else []))
         canonical = run([args.convgen, "describe", "--spec", spec]).splitlines()[0]
-        knobs = tuned_knobs(args.db, canonical)
+        knobs = tuned_knobs(args.db, canonical, args.target)
         if args.tune_only:
             print(f"    {knobs or 'default'}", flush=True)
             continue
