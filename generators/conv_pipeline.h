@@ -116,11 +116,12 @@ struct ConvPipeline {
     Halide::RDom second_r;  // second_sum's reduction when it differs from `r`
     // PaddedPlanes domain: planes(q, ci, n), the padded input's rows end to end, `pitch`
     // apart (the padded width; for planes whose outputs are at most `narrow_width` wide,
-    // the widest such padded row, a constant), in zeros: q = y * pitch + x, counted from
-    // the padding's top left. Its updates copy in the input (zero padding: over the
-    // input's pixels) or the whole padded plane (other modes).
+    // the widest such padded row, a constant): q = y * pitch + x, counted from the padding's
+    // top left. Its updates zero the gaps between the copied rows, then copy in the input
+    // (zero padding: over the input's pixels) or the whole padded plane (other modes).
     Halide::Func planes{"planes"};
-    std::vector<Halide::RDom> plane_copy;  // one per update (see copy_vector_lanes)
+    std::vector<Halide::RDom> plane_zeros;  // the first updates: before, between and after the rows
+    std::vector<Halide::RDom> plane_copy;   // the updates after them (see copy_vector_lanes)
     Halide::Expr pitch;
     Halide::Func conv_input;
     Halide::Func conv{"conv"};      // bias + the weighted sum (the accumulator), over `domain`
@@ -144,6 +145,9 @@ struct DefineOptions {
     // Copies of rows into `padded` and `planes` store whole vectors of this many lanes
     // where a row holds one (0: the last vector of a row through a mask).
     int copy_vector_lanes = 0;
+    // PaddedPlanes: the runs of zeros between the copied rows are whole vectors of this many
+    // lanes.
+    int zero_run_lanes = 1;
 };
 
 /// The algorithm. Also declares what is known at build time about the buffers (channel

@@ -1,6 +1,9 @@
 #include "jit_kernel.h"
 
-#include "thread_pool.h"  // runtime/src: the pool the AOT kernels use
+#include "scratch_poison.h"  // runtime/src: the tests' poisoned scratch memory
+#include "thread_pool.h"     // runtime/src: the pool the AOT kernels use
+
+#include <cstdlib>
 
 namespace convgen {
 
@@ -28,6 +31,19 @@ int jit_do_par_for(JITUserContext *user_context, int (*task)(JITUserContext *, i
     return detail::parallel_for(size, run_jit_task, &loop);
 }
 
+// Scratch blocks filled with NaNs (scratch_poison.h), aligned as Halide's own allocator
+// aligns them.
+constexpr size_t kScratchAlignment = 128;
+
+void *poisoned_malloc(JITUserContext *, size_t size) {
+    const size_t rounded = (size + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment;
+    void *data = std::aligned_alloc(kScratchAlignment, rounded);
+    if (data != nullptr) detail::poison_scratch(data, rounded);
+    return data;
+}
+
+void poisoned_free(JITUserContext *, void *data) { std::free(data); }
+
 }  // namespace
 
 JitKernel::JitKernel(const ConvSpec &spec, const Target &target, const ScheduleKnobs &knobs,
@@ -39,6 +55,10 @@ JitKernel::JitKernel(const ConvSpec &spec, const Target &target, const ScheduleK
     inputs_ = make_conv_inputs(compiled);
     pipeline_ = Pipeline(scheduled_pipeline(compiled, inputs_, target_, knobs, estimate).output);
     pipeline_.jit_handlers().custom_do_par_for = jit_do_par_for;
+    if (detail::scratch_poisoned()) {
+        pipeline_.jit_handlers().custom_malloc = poisoned_malloc;
+        pipeline_.jit_handlers().custom_free = poisoned_free;
+    }
     try {
         pipeline_.compile_jit(target_);
     } catch (const Halide::Error &e) {

@@ -2,6 +2,7 @@
 // calls into the Halide runtime, so programs that only JIT (tools, tests) never link it.
 #include "convgen/aot_kernel.h"
 
+#include "scratch_poison.h"
 #include "thread_pool.h"
 
 #include <HalideRuntime.h>
@@ -200,13 +201,19 @@ ThreadBlocks &thread_blocks() {
     return blocks;
 }
 
-void *cached_malloc(void *user_context, size_t size) {
+void *cached_block(void *user_context, size_t size) {
     if (g_thread_blocks_gone) return scratch_cache().allocate(user_context, size).data;
     ThreadBlocks &mine = thread_blocks();
     if (void *data = mine.take(size)) return data;
     const ScratchBlock block = scratch_cache().allocate(user_context, size);
     if (block.data != nullptr) mine.lend(block);
     return block.data;
+}
+
+void *cached_malloc(void *user_context, size_t size) {
+    void *data = cached_block(user_context, size);
+    if (data != nullptr && detail::scratch_poisoned()) detail::poison_scratch(data, size);
+    return data;
 }
 
 void cached_free(void *user_context, void *data) {
