@@ -80,14 +80,14 @@ def onednn_ms(onednn, names):
         return times
 
 
-def tuned_knobs(db, spec_canonical, target=None):
+def tuned_knobs(db, spec_canonical, target):
     for line in open(db):
         if line.startswith("#") or "|" not in line:
             continue
         fields = [f.strip() for f in line.split("|")]
-        if fields[0] == spec_canonical and target in (None, fields[1]):
+        if fields[0] == spec_canonical and fields[1] == target:
             return fields[2]
-    raise RuntimeError(f"no entry for {spec_canonical} in {db}")
+    raise RuntimeError(f"no entry for {spec_canonical} on {target} in {db}")
 
 
 def main():
@@ -117,10 +117,12 @@ def main():
     for name, spec, shape in layers:
         print(f"==> {name}: tuning for {args.budget:.0f} s", flush=True)
         shape_text = ",".join(map(str, shape))
-        run([args.convgen, "tune", "--spec", spec, "--input-shape", shape_text, "--threads", "1",
-             "--budget", str(args.budget), "--db", args.db] + (["--target", args.target] if args.target else []))
+        tuning = run([args.convgen, "tune", "--spec", spec, "--input-shape", shape_text, "--threads", "1",
+                      "--budget", str(args.budget), "--db", args.db] + (["--target", args.target] if args.target else []))
+        # The variant tuned, as the database records it ("on input (...) for TARGET, 1 threads, ...").
+        target = re.search(r"^on input .* for ([^ ,]+), ", tuning, re.MULTILINE).group(1)
         canonical = run([args.convgen, "describe", "--spec", spec]).splitlines()[0]
-        knobs = tuned_knobs(args.db, canonical, args.target)
+        knobs = tuned_knobs(args.db, canonical, target)
         if args.tune_only:
             print(f"    {knobs or 'default'}", flush=True)
             continue

@@ -158,13 +158,16 @@ std::vector<RDom> row_copy_domains(const Expr &width, const Expr &rows, int vect
 // end to end (q = y * pitch + x, counted from the padding's top left corner). Copies of the
 // input's rows (zero padding) or of the whole padded plane through the boundary condition,
 // after zeros in the gaps between them: the padding ring, the run from each row's end to
-// the next row's start at a pitch wider than the padded row, and one row past the last,
-// which the last tiles' lanes past the output read (narrow planes). Each run is whole
-// vectors of `zero_lanes`, running on into the copy's positions (the copies come after),
-// so none ends in a masked store. Only the gaps are zeroed, not the whole plane before the
-// copy: every position a stored output reads is written once or twice, not twice or three
-// times (mobilenet_dw_112 1.08x). (A register tile of an output smaller than one tile,
-// computed whole, may read past that row: lanes it never stores.)
+// the next row's start at a pitch wider than the padded row, and one row past the last.
+// Stored outputs read only the padded plane; the columns past a padded row and the row
+// past the last are read by lanes that are never stored (a row's last vector), zeroed so
+// that those lanes compute on zeros rather than on leftover bytes (denormals, NaNs). Each
+// run is whole vectors of `zero_lanes`, running on into the copy's positions (the copies
+// come after), so none ends in a masked store. Only the gaps are zeroed, not the whole
+// plane before the copy (mobilenet_dw_112 1.05-1.08x); planes at the narrow pitch, a vector
+// or two per row, are zeroed whole, as many stores in one loop rather than three. (A
+// register tile taller than the output, computed whole, still reads rows past those:
+// lanes it never stores.)
 Func define_planes(ConvPipeline &p, const ConvInputs &in, const Func &input_2d, int narrow_width,
                    int copy_vector_lanes, int zero_lanes) {
     const AxisParams ax = p.spec.axis_x(), ay = p.spec.axis_y();
@@ -187,8 +190,6 @@ Func define_planes(ConvPipeline &p, const ConvInputs &in, const Func &input_2d, 
     const Expr rows = zeros ? height : padded_height, columns = zeros ? width : padded_width;
     const Expr copied_end = (top + rows - 1) * pitch + left + columns;  // past the last copied row
     const Expr plane_end = (padded_height + 1) * pitch;
-    // Narrow planes, a vector or two per row, are zeroed whole: as many stores as the gaps,
-    // in one loop rather than three.
     const Expr whole = narrow_width > 0 ? !p.reads_conv : Internal::const_false();
     auto whole_vectors = [&](const Expr &length) { return (length + zero_lanes - 1) / zero_lanes * zero_lanes; };
     p.planes(q, ci, n) = undef<float>();

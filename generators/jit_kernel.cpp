@@ -32,11 +32,11 @@ int jit_do_par_for(JITUserContext *user_context, int (*task)(JITUserContext *, i
 }
 
 // Scratch blocks filled with NaNs (scratch_poison.h), aligned as Halide's own allocator
-// aligns them.
+// aligns them, with readable bytes past the end (Halide may load up to 8 there).
 constexpr size_t kScratchAlignment = 128;
 
 void *poisoned_malloc(JITUserContext *, size_t size) {
-    const size_t rounded = (size + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment;
+    const size_t rounded = (size / kScratchAlignment + 1) * kScratchAlignment;
     void *data = std::aligned_alloc(kScratchAlignment, rounded);
     if (data != nullptr) detail::poison_scratch(data, rounded);
     return data;

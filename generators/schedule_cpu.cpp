@@ -461,8 +461,8 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
         for (size_t u = 0; u < zeros.size(); u++) {
             RVar vo("vo"), vi("vi");
             Stage run = p.planes.update(u);
-            // (Halide's race check cannot see that the lanes of a run between rows are
-            // distinct through the run-time pitch; runs that overlap write the same zeros.)
+            // (Halide's race check cannot see through the run-time pitch that the lanes of a
+            // run between rows are distinct.)
             if (u == 1) run.allow_race_conditions();
             run.split(zeros[u].x, vo, vi, t.vector_width, TailStrategy::GuardWithIf).vectorize(vi);
             run.reorder(vi, u == 1 ? VarOrRVar(zeros[u].y) : VarOrRVar(p.c), vo);

@@ -220,6 +220,11 @@ TEST_CASE("depthwise layers read padded planes: rows end to end, vectors past a 
         {"Conv2d(2, 2, 3, padding=1, groups=2)", {1, 2, 9, 15}},
         {"Conv2d(2, 2, 3, padding=1, groups=2, bias=False) -> ReLU()", {1, 2, 6, 16}},
         {"Conv2d(3, 3, 3, dilation=2, padding=2, groups=3, padding_mode='replicate')", {1, 3, 8, 12}},
+        // Zero padding of unequal sides ('same' with an even kernel) on one-row planes, one
+        // wider and one narrower than a vector: the zeros before, between and after the
+        // copied rows with nothing between them.
+        {"Conv2d(2, 2, kernel_size=(2, 4), padding='same', groups=2)", {1, 2, 1, 37}},
+        {"Conv2d(2, 2, kernel_size=(2, 4), padding='same', groups=2)", {1, 2, 1, 15}},
     }, /*seed=*/23);
 }
 
