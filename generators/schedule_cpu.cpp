@@ -459,13 +459,15 @@ void schedule_spatial(ConvPipeline &p, const CpuTiling &t) {
         p.planes.compute_at(at).align_storage(p.p, 16);
         const std::vector<RDom> &zeros = p.plane_zeros;
         for (size_t u = 0; u < zeros.size(); u++) {
+            const bool between_rows = zeros[u].dimensions() == 2;  // (before and after are one run)
             RVar vo("vo"), vi("vi");
             Stage run = p.planes.update(u);
             // (Halide's race check cannot see through the run-time pitch that the lanes of a
             // run between rows are distinct.)
-            if (u == 1) run.allow_race_conditions();
-            run.split(zeros[u].x, vo, vi, t.vector_width, TailStrategy::GuardWithIf).vectorize(vi);
-            run.reorder(vi, u == 1 ? VarOrRVar(zeros[u].y) : VarOrRVar(p.c), vo);
+            if (between_rows) run.allow_race_conditions();
+            run.split(zeros[u].x, vo, vi, t.vector_width, TailStrategy::GuardWithIf)
+                .vectorize(vi)
+                .reorder(vi, between_rows ? VarOrRVar(zeros[u].y) : VarOrRVar(p.c), vo);
         }
         // The copy's lanes write distinct columns of one row, which Halide's race check
         // cannot prove through the run-time pitch.
