@@ -416,12 +416,16 @@ void schedule_register_tile(Func sum, const ConvPipeline &p, const CpuTiling &t)
 // masked_x_tail, stored through a mask, which lets narrower rows take it too); the rest
 // keep the same loops with guarded tails.
 void tile_output_for(Stage s, const ConvPipeline &p, const CpuTiling &t) {
-    const Expr wide = p.output.output_buffer().dim(0).extent() >= t.tile_width();
+    const Expr width = p.output.output_buffer().dim(0).extent();
+    const Expr wide = width >= t.tile_width();
     const Expr tall = p.spec.dims == 2 ? p.output.output_buffer().dim(1).extent() >= t.rows : Internal::const_true();
     if (t.masked_x_tail && !t.cheap_masked_stores) {
+        // Rows of whole tiles keep the masked nest, which stores none of them through a
+        // mask: its loops ran mobilenet_dw_112 on AVX2 1.10x faster than the shifted one's.
         CpuTiling shifted = t;
         shifted.masked_x_tail = false;
-        tile_output(s.specialize(wide && tall), p, shifted, TailStrategy::ShiftInwards, /*vectorize=*/true);
+        tile_output(s.specialize(wide && tall && width % t.tile_width() != 0), p, shifted, TailStrategy::ShiftInwards,
+                    /*vectorize=*/true);
     }
     tile_output(s.specialize((t.masked_x_tail || wide) && tall), p, t, TailStrategy::ShiftInwards, /*vectorize=*/true);
     tile_output(s, p, t, TailStrategy::GuardWithIf, /*vectorize=*/false);
