@@ -1,9 +1,7 @@
 #include "jit_kernel.h"
 
-#include "scratch_poison.h"  // runtime/src: the tests' poisoned scratch memory
+#include "scratch_cache.h"  // runtime/src: the scratch memory the AOT kernels use
 #include "thread_pool.h"     // runtime/src: the pool the AOT kernels use
-
-#include <cstdlib>
 
 namespace convgen {
 
@@ -31,18 +29,9 @@ int jit_do_par_for(JITUserContext *user_context, int (*task)(JITUserContext *, i
     return detail::parallel_for(size, run_jit_task, &loop);
 }
 
-// Scratch blocks filled with NaNs (scratch_poison.h), aligned as Halide's own allocator
-// aligns them, with readable bytes past the end (Halide may load up to 8 there).
-constexpr size_t kScratchAlignment = 128;
-
-void *poisoned_malloc(JITUserContext *, size_t size) {
-    const size_t rounded = (size / kScratchAlignment + 1) * kScratchAlignment;
-    void *data = std::aligned_alloc(kScratchAlignment, rounded);
-    if (data != nullptr) detail::poison_scratch(data, rounded);
-    return data;
-}
-
-void poisoned_free(JITUserContext *, void *data) { std::free(data); }
+// Scratch memory from the scratch cache, as the AOT kernels allocate it (scratch_cache.h).
+void *jit_scratch_malloc(JITUserContext *, size_t size) { return detail::scratch_malloc(size); }
+void jit_scratch_free(JITUserContext *, void *data) { detail::scratch_free(data); }
 
 }  // namespace
 
@@ -55,10 +44,8 @@ JitKernel::JitKernel(const ConvSpec &spec, const Target &target, const ScheduleK
     inputs_ = make_conv_inputs(compiled);
     pipeline_ = Pipeline(scheduled_pipeline(compiled, inputs_, target_, knobs, estimate).output);
     pipeline_.jit_handlers().custom_do_par_for = jit_do_par_for;
-    if (detail::scratch_poisoned()) {
-        pipeline_.jit_handlers().custom_malloc = poisoned_malloc;
-        pipeline_.jit_handlers().custom_free = poisoned_free;
-    }
+    pipeline_.jit_handlers().custom_malloc = jit_scratch_malloc;
+    pipeline_.jit_handlers().custom_free = jit_scratch_free;
     try {
         pipeline_.compile_jit(target_);
     } catch (const Halide::Error &e) {

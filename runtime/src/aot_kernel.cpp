@@ -2,7 +2,7 @@
 // calls into the Halide runtime, so programs that only JIT (tools, tests) never link it.
 #include "convgen/aot_kernel.h"
 
-#include "scratch_poison.h"
+#include "scratch_cache.h"
 #include "thread_pool.h"
 
 #include <HalideRuntime.h>
@@ -13,11 +13,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace convgen {
@@ -49,176 +47,6 @@ void capture_error(void *user_context, const char *message) {
     } else {
         std::fputs(message, stderr);
     }
-}
-
-// ---- Scratch memory: blocks Halide frees are cached and reused, so repeated calls on
-// one shape allocate nothing. A request takes the smallest cached block that holds it,
-// if that is at most twice its size (the tile buffers of a layer's tasks differ a little
-// in size). halide_default_malloc keeps Halide's alignment and its guarantee that a few
-// bytes around each block may be read.
-//
-// Small blocks (a task's tiles and padded planes) are kept by the thread that freed them,
-// for its next task: no lock, and the block's lines are still in that core's cache. With
-// one shared cache, two threads' tasks queued on its lock and took each other's blocks
-// (mobilenet_dw_14 on two threads spent a tenth of its time there).
-struct ScratchBlock {
-    void *data = nullptr;
-    size_t capacity = 0;
-    uint64_t returned = 0;  // (lent blocks) g_blocks_returned when this thread got it
-};
-
-// Blocks the shared cache has handed back to the system. Once one has, its address may
-// come back as another block of another size; a thread's note of a capacity from before
-// that is no longer trusted.
-std::atomic<uint64_t> g_blocks_returned{0};
-
-bool fits(const ScratchBlock &block, size_t size) { return block.capacity >= size && block.capacity <= 2 * size; }
-
-class ScratchCache {
-public:
-    ScratchBlock allocate(void *user_context, size_t size) {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            auto cached = free_.lower_bound(size);
-            if (cached != free_.end() && cached->first <= 2 * size) {
-                const ScratchBlock block{cached->second, cached->first, 0};
-                cached_bytes_ -= cached->first;
-                free_.erase(cached);
-                return block;
-            }
-            fresh_++;
-        }
-        // At least a byte: Halide asks for empty blocks (the unused host side of a GPU
-        // intermediate), and halide_default_malloc's aligned pointer to an empty block
-        // lies one past the end of what it got from malloc, where a leak checker no longer
-        // sees it as a reference to that memory.
-        void *data = halide_default_malloc(user_context, std::max<size_t>(size, 1));
-        if (data != nullptr) {
-            std::lock_guard<std::mutex> lock(mutex_);
-            sizes_[data] = size;
-        }
-        return {data, size, 0};
-    }
-
-    void release(void *user_context, void *data) {
-        if (data == nullptr) return;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            auto known = sizes_.find(data);
-            if (known != sizes_.end() && cached_bytes_ + known->second <= kScratchCacheBytes) {
-                free_.emplace(known->second, data);
-                cached_bytes_ += known->second;
-                return;
-            }
-            if (known != sizes_.end()) sizes_.erase(known);
-        }
-        g_blocks_returned++;
-        halide_default_free(user_context, data);
-    }
-
-    size_t fresh() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return fresh_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::multimap<size_t, void *> free_;        // capacity -> block ready for reuse
-    std::unordered_map<void *, size_t> sizes_;  // every block allocated, with its capacity
-    size_t cached_bytes_ = 0;
-    size_t fresh_ = 0;
-};
-
-// Never destroyed: kernels may run from other static destructors.
-ScratchCache &scratch_cache() {
-    static ScratchCache *cache = new ScratchCache;
-    return *cache;
-}
-
-// A thread's small blocks: those it holds (`lent`, with their capacities, so that freeing
-// one needs no look-up in the shared cache) and those it freed (`kept`). A block that
-// does not fit (more blocks, larger ones, one freed by another thread, one noted before
-// the shared cache last freed memory) takes the shared path. At thread exit the kept
-// blocks go back to the shared cache, and later requests on that thread (from other
-// destructors) take the shared path.
-thread_local bool g_thread_blocks_gone = false;
-
-class ThreadBlocks {
-public:
-    static constexpr size_t kLargest = 256 * 1024;
-    static constexpr size_t kCount = 8;
-
-    ~ThreadBlocks() {
-        for (size_t i = 0; i < kept_count_; i++) scratch_cache().release(nullptr, kept_[i].data);
-        kept_count_ = lent_count_ = 0;
-        g_thread_blocks_gone = true;
-    }
-
-    // A kept block that fits `size`, the smallest; nullptr if none.
-    void *take(size_t size) {
-        size_t best = kCount;
-        for (size_t i = 0; i < kept_count_; i++) {
-            if (fits(kept_[i], size) && (best == kCount || kept_[i].capacity < kept_[best].capacity)) best = i;
-        }
-        if (best == kCount) return nullptr;
-        const ScratchBlock block = kept_[best];
-        kept_[best] = kept_[--kept_count_];
-        lend(block);
-        return block.data;
-    }
-
-    // Notes a block this thread now holds. An older entry for the same address (a block
-    // freed by another thread, its memory since handed out again) is dropped first, so a
-    // capacity noted here is always the current one.
-    void lend(ScratchBlock block) {
-        for (size_t i = 0; i < lent_count_; i++) {
-            if (lent_[i].data == block.data) lent_[i--] = lent_[--lent_count_];
-        }
-        block.returned = g_blocks_returned.load();
-        if (block.capacity <= kLargest && lent_count_ < kCount) lent_[lent_count_++] = block;
-    }
-
-    // Keeps a block this thread holds; false if it is not one or there is no room.
-    bool keep(void *data) {
-        for (size_t i = 0; i < lent_count_; i++) {
-            if (lent_[i].data != data) continue;
-            const ScratchBlock block = lent_[i];
-            lent_[i] = lent_[--lent_count_];
-            if (kept_count_ == kCount || block.returned != g_blocks_returned.load()) return false;
-            kept_[kept_count_++] = block;
-            return true;
-        }
-        return false;
-    }
-
-private:
-    ScratchBlock lent_[kCount], kept_[kCount];
-    size_t lent_count_ = 0, kept_count_ = 0;
-};
-
-ThreadBlocks &thread_blocks() {
-    thread_local ThreadBlocks blocks;
-    return blocks;
-}
-
-void *cached_block(void *user_context, size_t size) {
-    if (g_thread_blocks_gone) return scratch_cache().allocate(user_context, size).data;
-    ThreadBlocks &mine = thread_blocks();
-    if (void *data = mine.take(size)) return data;
-    const ScratchBlock block = scratch_cache().allocate(user_context, size);
-    if (block.data != nullptr) mine.lend(block);
-    return block.data;
-}
-
-void *cached_malloc(void *user_context, size_t size) {
-    void *data = cached_block(user_context, size);
-    if (data != nullptr && detail::scratch_poisoned()) detail::poison_scratch(data, size);
-    return data;
-}
-
-void cached_free(void *user_context, void *data) {
-    if (data == nullptr) return;
-    if (g_thread_blocks_gone || !thread_blocks().keep(data)) scratch_cache().release(user_context, data);
 }
 
 // ---- CPU dispatch: each generated library holds one object per target and asks
@@ -303,8 +131,8 @@ void install_runtime_hooks() {
     std::call_once(once, [] {
         halide_set_error_handler(capture_error);
         halide_set_custom_can_use_target_features(capped_can_use_target_features);
-        halide_set_custom_malloc(cached_malloc);
-        halide_set_custom_free(cached_free);
+        halide_set_custom_malloc([](void *, size_t size) { return detail::scratch_malloc(size); });
+        halide_set_custom_free([](void *, void *data) { detail::scratch_free(data); });
         halide_set_custom_do_par_for(pool_do_par_for);
         // GPU kernels on host tensors get device copies for each call: keep freed device
         // blocks for the next call instead of returning them to the driver.
@@ -466,7 +294,7 @@ void use_cuda_context(void *context, void *stream) {
 }
 
 size_t scratch_allocations() {
-    return scratch_cache().fresh();
+    return detail::scratch_fresh_blocks();
 }
 
 int set_num_threads(int threads) {

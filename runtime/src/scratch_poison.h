@@ -1,8 +1,8 @@
 // Scratch memory poisoned for tests. With CONVGEN_POISON_SCRATCH set in the environment,
-// every scratch block a kernel allocates (the AOT kernels' through the scratch cache, the
-// JIT's through Halide's allocator hook) is filled with quiet NaNs before the kernel sees
-// it: an output that reads a position no stage wrote then comes out NaN rather than
-// whatever the allocator left there (zeros, often, which would hide a missing zero fill).
+// every scratch block a kernel allocates (AOT and JIT alike, through the scratch cache,
+// scratch_cache.h) is filled with quiet NaNs before the kernel sees it: an output that
+// reads a position no stage wrote then comes out NaN rather than whatever the allocator
+// left there (zeros, often, which would hide a missing zero fill).
 // The tests set it. No Halide types: the runtime core holds it.
 #pragma once
 
