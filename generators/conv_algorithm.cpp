@@ -144,16 +144,16 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
 
 // The columns [0, width) of `rows` rows, as the RDoms of the updates that copy them: one,
 // or, given `vector_lanes` (targets whose masked stores are slow), two whose stores are
-// whole vectors where a row holds one: the vectors before the last, then the last vector
-// ending at the row's end, overlapping the one before it (a row narrower than a vector is
-// copied whole, through a mask). On AVX2, VMASKMOVPS stores of 14-wide rows' last 6
-// columns were a quarter of mobilenet_dw_14's time (1.29x faster without). Rows of whole
-// vectors are copied by the first alone, in one pass rather than two (the second one
-// revisiting every row): mobilenet_dw_112 on AVX2 1.05x.
+// whole vectors where a row holds one: the row's whole vectors, then, where a part of a
+// vector is left, a last vector ending at the row's end and overlapping the one before it
+// (a row narrower than a vector is copied whole, through a mask). On AVX2, VMASKMOVPS
+// stores of 14-wide rows' last 6 columns were a quarter of mobilenet_dw_14's time (1.29x
+// faster without). Rows of whole vectors are copied by the first alone, in one pass rather
+// than two (the second revisiting every row): mobilenet_dw_112 on AVX2 1.05x.
 std::vector<RDom> row_copy_domains(const Expr &width, const Expr &rows, int vector_lanes, const std::string &name) {
     if (vector_lanes == 0) return {RDom(0, width, 0, rows, name)};
     const Expr whole_vectors = width % vector_lanes == 0;
-    return {RDom(0, select(whole_vectors, width, (width - 1) / vector_lanes * vector_lanes), 0, rows, name),
+    return {RDom(0, width / vector_lanes * vector_lanes, 0, rows, name),
             RDom(max(width - vector_lanes, 0), select(whole_vectors, 0, min(width, vector_lanes)), 0, rows,
                  name + "_last")};
 }

@@ -1,7 +1,7 @@
 #include "jit_kernel.h"
 
 #include "scratch_cache.h"  // runtime/src: the scratch memory the AOT kernels use
-#include "thread_pool.h"     // runtime/src: the pool the AOT kernels use
+#include "thread_pool.h"    // runtime/src: the pool the AOT kernels use
 
 namespace convgen {
 

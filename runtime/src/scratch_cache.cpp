@@ -16,13 +16,15 @@ namespace convgen::detail {
 namespace {
 
 // Blocks aligned as Halide's own allocator aligns them (128 bytes), with readable bytes
-// around each: the pointer malloc gave just before the block, and more than 100 bytes past
-// its end (generated code may load a few bytes past a buffer). At least a byte, as Halide
-// asks for empty blocks (the unused host side of a GPU intermediate).
+// around each: the pointer malloc gave just before the block, and more than kSlack bytes
+// past its end (generated code may load a few bytes past a buffer; poisoned blocks are
+// poisoned that far too, so such loads read NaNs). An empty request gets a block as well:
+// Halide asks for them (the unused host side of a GPU intermediate).
 constexpr size_t kAlignment = 128;
 
 void *aligned_block(size_t size) {
-    const size_t bytes = (size / kAlignment + 2) * kAlignment;
+    if (size > SIZE_MAX / 2) return nullptr;  // (no overflow below)
+    const size_t bytes = (size / kAlignment + 2) * kAlignment;  // at least size + kAlignment + 1
     void *original = std::malloc(bytes + kAlignment);
     if (original == nullptr) return nullptr;
     const uintptr_t start = reinterpret_cast<uintptr_t>(original) + sizeof(void *);
@@ -189,7 +191,7 @@ void *cached_block(size_t size) {
 
 void *scratch_malloc(size_t size) {
     void *data = cached_block(size);
-    if (data != nullptr && scratch_poisoned()) poison_scratch(data, size);
+    if (data != nullptr && scratch_poisoned()) poison_scratch(data, size + kSlack);
     return data;
 }
 

@@ -13,8 +13,11 @@
 
 namespace convgen::detail {
 
-/// A block of at least `size` bytes, 128-byte aligned, with readable bytes around it;
-/// nullptr if memory ran out.
+/// Bytes past the end of every block that may be read (and are poisoned with it).
+constexpr size_t kSlack = 64;
+
+/// A block of at least `size` bytes, 128-byte aligned, with kSlack readable bytes past
+/// its end and a few before it; nullptr if memory ran out.
 void *scratch_malloc(size_t size);
 
 /// Gives back a block scratch_malloc returned (nullptr: nothing).

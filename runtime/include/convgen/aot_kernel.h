@@ -61,10 +61,11 @@ void use_cuda_context(void *context, void *stream);
 /// call, so set this before running any. Throws Error(InvalidSpec) for an unknown name.
 void set_max_cpu_isa(const std::string &isa);
 
-/// Scratch memory of linked kernels (the padded input, per-task tiles) is kept when a
-/// call ends and handed back to the next call that asks for the same size, up to
-/// kScratchCacheBytes in all, so a layer called again on the same shape allocates nothing.
-/// This counts the blocks that had to be allocated afresh since the program started.
+/// Scratch memory of the kernels (the padded input, per-task tiles; linked kernels and
+/// those the JIT compiles alike) is kept when a call ends and handed back to the next call
+/// that asks for the same size, up to kScratchCacheBytes in all, so a layer called again on
+/// the same shape allocates nothing. This counts the blocks that had to be allocated
+/// afresh since the program started.
 constexpr size_t kScratchCacheBytes = size_t(256) << 20;
 size_t scratch_allocations();
 
