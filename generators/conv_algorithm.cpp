@@ -152,10 +152,9 @@ Func define_sequences(ConvPipeline &p, const ConvInputs &in, const SequenceStrip
 // than two (the second revisiting every row): mobilenet_dw_112 on AVX2 1.05x.
 std::vector<RDom> row_copy_domains(const Expr &width, const Expr &rows, int vector_lanes, const std::string &name) {
     if (vector_lanes == 0) return {RDom(0, width, 0, rows, name)};
-    const Expr whole_vectors = width % vector_lanes == 0;
+    const Expr last_vector = select(width % vector_lanes == 0, 0, min(width, vector_lanes));  // (its extent)
     return {RDom(0, width / vector_lanes * vector_lanes, 0, rows, name),
-            RDom(max(width - vector_lanes, 0), select(whole_vectors, 0, min(width, vector_lanes)), 0, rows,
-                 name + "_last")};
+            RDom(max(width - vector_lanes, 0), last_vector, 0, rows, name + "_last")};
 }
 
 // planes(q, ci, n): image n's channel ci padded as the padding mode pads it, its rows laid
