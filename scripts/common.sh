@@ -6,8 +6,9 @@ set -euo pipefail
 CONVGEN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONVGEN_BUILD="${CONVGEN_BUILD_DIR:-$CONVGEN_ROOT/build}"
 # Debian 12 packages: Halide 14 (with LLVM 14), Catch2 v2, the build tools, and OpenCL's
-# headers, loader and PoCL (a CPU OpenCL device) for the GPU kernels' test suite.
-CONVGEN_PACKAGES=(libhalide14-0-dev catch2 cmake ninja-build g++ opencl-headers ocl-icd-opencl-dev pocl-opencl-icd)
+# headers, loader and PoCL (a CPU OpenCL device) for the GPU kernels' test suite, and Python 3
+# for the benchmark's analysis scripts and their test.
+CONVGEN_PACKAGES=(libhalide14-0-dev catch2 cmake ninja-build g++ opencl-headers ocl-icd-opencl-dev pocl-opencl-icd python3)
 
 say() { printf '\n==> %s\n' "$*"; }
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""How far the benchmark's "including reorders" ratios could rise on this machine at all.
+
+    python3 bench/target_bounds.py [bench/RESULTS.md]
+
+Reads the convgen-vs-oneDNN tables of a bench/RESULTS.md (written by scripts/bench.sh) and
+bench/layers.csv. For every layer whose kernel does dense work (groups == 1), it prints:
+
+- the share of the layer's nominal FMAs that are real work: taps that fall in zero padding
+  multiply zeros, and a kernel may skip them (other padding modes read real values);
+- convgen's and oneDNN's rates of real work as shares of measured peak (on AVX-512 convgen
+  skips the padding taps of zero-padded 3x3 layers, so this is its whole rate there);
+- the ratio against oneDNN including its reorders that a kernel running the real work at
+  100% of measured peak would reach (what no kernel can beat);
+- the share of peak on the real work that the suite's geometric mean of 1.3x needs from
+  these layers if the grouped and depthwise layers keep their measured ratios.
+
+Shares of peak come from the table's own column (nominal GFLOP/s over the peak the
+benchmark measured at start-up), so nothing here is timed again.
+"""
+import csv
+import math
+import os
+import re
+import sys
+
+from report import geomean
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGET = 1.3
+
+
+def taps_inside(size, kernel, stride, pad, dilation):
+    """(taps reading the input, all taps) along one axis of zero-padded convolution."""
+    outputs = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    inside = sum(1 for o in range(outputs) for k in range(kernel) if 0 <= o * stride + k * dilation - pad < size)
+    return inside, outputs * kernel
+
+
+def real_work_shares():
+    rows = [line for line in open(os.path.join(HERE, "layers.csv")) if line.strip() and not line.startswith("#")]
+    shares = {}
+    for r in csv.DictReader(rows):
+        i = {k: int(v) for k, v in r.items() if k not in ("name", "padding_mode", "act")}
+        share = 1.0
+        if r["padding_mode"] == "zeros":
+            for axis in ("h", "w"):
+                inside, total = taps_inside(i[axis], i["k" + axis], i["s" + axis], i["p" + axis], i["d" + axis])
+                share *= inside / total
+        shares[r["name"]] = (share, i["groups"] == 1)
+    return shares
+
+
+def tables(markdown):
+    """(section title, thread heading, {layer: (primitive ratio, incl-reorders ratio, share)})"""
+    section = heading = None
+    rows = {}
+    for line in markdown.splitlines() + ["## end"]:
+        if line.startswith("## ") or line.startswith("### "):
+            if rows:
+                yield section, heading, rows
+            rows = {}
+            if line.startswith("## "):
+                section = line[3:].strip()
+            else:
+                heading = line[4:].strip()
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if section and "oneDNN" in section and len(cells) == 8 and cells[5].endswith("x") and cells[0][:2] != "**":
+            rows[cells[0]] = (float(cells[5][:-1]), float(cells[6][:-1]), float(cells[7][:-1]) / 100)
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "RESULTS.md")
+    shares = real_work_shares()
+    for section, heading, rows in tables(open(path).read()):
+        dense = [name for name in rows if shares[name][1]]
+        others = [rows[name][1] for name in rows if not shares[name][1]]
+        measured = geomean([r[1] for r in rows.values()])
+        # The dense layers' factor f that lifts the suite's geomean to TARGET:
+        # geomean(others) ** (o / n) * (geomean(dense) * f) ** (d / n) = TARGET.
+        n, d = len(rows), len(dense)
+        factor = (TARGET / measured) ** (n / d)
+        bounds = []
+        print(f"## {section}\n\n### {heading}\n")
+        print("| layer | real work | convgen's real work, share of peak | oneDNN's | best possible incl. reorders | "
+              f"needed for a {TARGET}x geomean |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in dense:
+            primitive, with_reorders, nominal_share = rows[name]
+            real = shares[name][0]
+            achieved = nominal_share * real
+            best = with_reorders / achieved
+            bounds.append(best)
+            print(f"| {name} | {real:.1%} | {achieved:.1%} | {achieved / primitive:.1%} | {best:.2f}x | "
+                  f"{achieved * factor:.0%} |")
+        best_suite = geomean(bounds + others) if others else geomean(bounds)
+        print(f"\nGeometric mean including reorders (of the table's rounded ratios): {measured:.2f}x. With every "
+              f"dense layer at 100% of peak on its real work and the {n - d} others as measured: {best_suite:.2f}x", end="")
+        if best_suite < TARGET and others:
+            # The factor g on the others that then lifts the suite to TARGET.
+            others_factor = (TARGET / best_suite) ** (n / (n - d))
+            print(f"; {TARGET}x would need those {n - d} also {others_factor:.2f}x faster than measured", end="")
+        print(".\n")
+
+
+if __name__ == "__main__":
+    main()
