@@ -7,19 +7,23 @@
     perf annotate -i k.data --stdio -s SYMBOL > k.txt
     python3 bench/perf_blocks.py k.txt [--min 1.0]
 
-A block starts at a jump target or after a jump. For every block holding at least --min
-percent of the symbol's samples it prints the share, the instruction count, the FMAs, the
-vector stores, the stack references (spills and reloads, and locals), the masked loads and
-stores, and whether it is a loop (its last jump goes back to its start). An inner FMA loop
-with no stack references is a register tile that fits; stores to the stack within the FMA
-block are spills.
+A block starts at a jump target or after a jump, return or trap. For every block holding at
+least --min percent of the symbol's samples it prints the share, the instruction count, the
+FMAs, the vector stores (whole vectors, masked, and single lanes extracted to memory), the
+references to the stack through %rsp (spills, reloads and locals; a frame kept in %rbp is
+not counted), the masked loads and stores, and whether it is a loop (its last jump goes back
+to its start). An inner FMA loop with no stack references is a register tile that fits;
+stores to the stack within an FMA block are spills.
 """
 import argparse
 import re
 
 LINE = re.compile(r"\s*([0-9.]+)\s*:\s*([0-9a-f]+):\s*(.*)")
 JUMP = re.compile(r"j\w+\s+([0-9a-f]+)")
-VECTOR_STORE = re.compile(r"(vmov\w+|vmaskmov\w+)\s+%[xyz]mm\d+(\{%k\d\})?,.*\(")
+BLOCK_END = re.compile(r"(j\w+|ret\w*|ud2)\b")
+# A vector register (or, for vmaskmov/vpmaskmov, a mask and a vector) stored to memory.
+VECTOR_STORE = re.compile(r"(vmov\w+|vp?maskmov\w+|vextract\w+)\s+(\$\w+,)?%[xyz]mm\d+,(%[xyz]mm\d+,)?[^%]*\(")
+MASKED_MEMORY = re.compile(r"vp?maskmov|\).*\{%k\d\}|\{%k\d\}.*\(")
 
 
 def read(path):
@@ -36,7 +40,7 @@ def blocks(rows):
     targets = {int(m.group(1), 16) for _, _, ins in rows for m in [JUMP.match(ins)] if m}
     block = []
     for row in rows:
-        if block and (row[1] in targets or JUMP.match(block[-1][2])):
+        if block and (row[1] in targets or BLOCK_END.match(block[-1][2])):
             yield block
             block = []
         block.append(row)
@@ -44,11 +48,11 @@ def blocks(rows):
         yield block
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("annotate", help="the output of perf annotate --stdio -s SYMBOL")
     parser.add_argument("--min", type=float, default=1.0, help="the least share of samples to print a block (percent)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print("address   share  instrs  fma  stores  stack  masked")
     for block in blocks(read(args.annotate)):
         share = sum(r[0] for r in block)
@@ -59,7 +63,7 @@ def main():
         loop = " loop" if last_jump and int(last_jump.group(1), 16) == block[0][1] else ""
         print(f"{block[0][1]:8x} {share:5.1f}%  {len(ins):6d} {sum('vfmadd' in i for i in ins):4d} "
               f"{sum(bool(VECTOR_STORE.match(i)) for i in ins):7d} {sum('(%rsp' in i for i in ins):6d} "
-              f"{sum('vmaskmov' in i or '{%k' in i for i in ins):7d}{loop}")
+              f"{sum(bool(MASKED_MEMORY.search(i)) for i in ins):7d}{loop}")
 
 
 if __name__ == "__main__":
