@@ -16,24 +16,16 @@ measured in the same run.
 import argparse
 import csv
 import datetime
-import os
 import statistics
 import time
 
 import torch
 
-from report import geomean, write_markdown
-
-SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers.csv")
-
-
-def read_suite(path):
-    rows = [line for line in open(path) if line.strip() and not line.startswith("#")]
-    return list(csv.DictReader(rows))
+from report import geomean, numbers, read_suite, write_markdown
 
 
 def make_layer(row):
-    i = {k: int(v) for k, v in row.items() if k not in ("name", "padding_mode", "act")}
+    i = numbers(row)
     if i["dims"] == 2:
         conv = torch.nn.Conv2d(i["c_in"], i["c_out"], (i["kh"], i["kw"]), (i["sh"], i["sw"]), (i["ph"], i["pw"]),
                                (i["dh"], i["dw"]), i["groups"], bool(i["bias"]), row["padding_mode"])
@@ -109,7 +101,7 @@ def main():
     ratios_off, ratios_on, rows_out, missing = [], [], [], []
     torch.backends.cudnn.benchmark = True
     with torch.no_grad():
-        for row in read_suite(SUITE):
+        for row in read_suite():
             if row["name"] not in convgen:
                 missing.append(row["name"])  # convgen's kernel failed: no ratio to take
                 lines.append(f"| {row['name']} | failed | | | | | | |")

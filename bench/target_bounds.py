@@ -22,13 +22,10 @@ Winograd or FFT kernel does fewer, and changes results by more than float32 reas
 Shares of peak come from the table's own column (nominal GFLOP/s over the peak the
 benchmark measured at start-up), so nothing here is timed again.
 """
-import csv
-import math
 import os
-import re
 import sys
 
-from report import geomean
+from report import geomean, numbers, read_suite
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = 1.3
@@ -42,10 +39,9 @@ def taps_inside(size, kernel, stride, pad, dilation):
 
 
 def real_work_shares():
-    rows = [line for line in open(os.path.join(HERE, "layers.csv")) if line.strip() and not line.startswith("#")]
     shares = {}
-    for r in csv.DictReader(rows):
-        i = {k: int(v) for k, v in r.items() if k not in ("name", "padding_mode", "act")}
+    for r in read_suite():
+        i = numbers(r)
         share = 1.0
         if r["padding_mode"] == "zeros":
             for axis in ("h", "w"):

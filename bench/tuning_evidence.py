@@ -17,7 +17,6 @@ fresh processes, interleaved, and the median of those (stretches of a busier hos
 small layers by 10-30%; bench/RESULTS.md).
 """
 import argparse
-import csv
 import math
 import os
 import re
@@ -26,17 +25,16 @@ import subprocess
 import sys
 import tempfile
 
-from report import geomean, write_markdown
+from report import geomean, numbers, read_suite, write_markdown
 
-SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers.csv")
 AUTOSCHEDULERS = ["Adams2019", "Li2018", "Mullapudi2016"]
 
 
-def read_suite():
-    rows = [line for line in open(SUITE) if line.strip() and not line.startswith("#")]
+def suite_specs():
+    """(name, spec, input shape) for every layer of the suite."""
     layers = []
-    for r in csv.DictReader(rows):
-        i = {k: int(v) for k, v in r.items() if k not in ("name", "padding_mode", "act")}
+    for r in read_suite():
+        i = numbers(r)
         if i["dims"] == 2:
             geometry = (f"kernel_size=({i['kh']}, {i['kw']}), stride=({i['sh']}, {i['sw']}), "
                         f"padding=({i['ph']}, {i['pw']}), dilation=({i['dh']}, {i['dw']})")
@@ -110,7 +108,7 @@ def main():
     if args.target and not args.tune_only:
         parser.error("--target needs --tune-only (the comparison runs the variant this CPU runs)")
 
-    layers = read_suite()
+    layers = suite_specs()
     if args.layers:
         layers = [l for l in layers if l[0] in args.layers.split(",")]
     rows = []
